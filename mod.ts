@@ -29,5 +29,12 @@ export * from "./lib/mm/memory.ts";
 // --- workloads and traces (lib/workload) ---
 
 // --- claims (lib/claims) ---
+export * from "./lib/claims/registry.ts";
+export * from "./lib/claims/report.ts";
+export * from "./lib/claims/all.ts";
 
 // --- figures (lib/plot) ---
+export * from "./lib/plot/document.ts";
+export * from "./lib/plot/display.ts";
+export * from "./lib/plot/table.ts";
+export * from "./lib/plot/memory_map.ts";
