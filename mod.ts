@@ -20,9 +20,24 @@
  */
 
 // --- engine (lib/sim) ---
+export * from "./lib/sim/rng.ts";
+export * from "./lib/sim/engine.ts";
+export * from "./lib/sim/wait_queue.ts";
+export * from "./lib/sim/sync.ts";
+export * from "./lib/sim/wait_table.ts";
+export * from "./lib/sim/trace.ts";
+export * from "./lib/sim/deadlock.ts";
+export * from "./lib/sim/strategy.ts";
+export * from "./lib/sim/fifo.ts";
+export * from "./lib/sim/random.ts";
+export * from "./lib/sim/pct.ts";
+export * from "./lib/sim/replay.ts";
+export * from "./lib/sim/exhaustive.ts";
+export * from "./lib/sim/explore.ts";
 
 // --- memory-management model (lib/mm) ---
 export * from "./lib/mm/memory.ts";
+export * from "./lib/mm/lru.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 

@@ -15,18 +15,9 @@
 
 import { z } from "npm:zod@^4";
 
-/**
- * Verdict of a reachability claim: is the state reached under every interleaving explored,
- * under some, or under none.
- *
- * @example
- * ```ts
- * import type { Verdict } from "@mmsim/mmsim";
- * const v: Verdict = "Sometimes";
- * if (v !== "Sometimes") throw new Error("verdict");
- * ```
- */
-export type Verdict = "Always" | "Sometimes" | "Never";
+// Verdict is the engine's (lib/sim/explore.ts): one definition for explorations and claims.
+import type { Verdict } from "../sim/explore.ts";
+export type { Verdict };
 
 /**
  * What a claim's `run()` measured and concluded.

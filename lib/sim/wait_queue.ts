@@ -1,0 +1,221 @@
+/**
+ * Wait queues: the kernel's `wait_queue_head` with exclusive and non-exclusive waiters and
+ * per-queue wake functions.
+ *
+ * Follows include/linux/wait.h and kernel/sched/wait.c (`prepare_to_wait`,
+ * `prepare_to_wait_exclusive`, `finish_wait`, `__wake_up_common`, `autoremove_wake_function`),
+ * Linux v6.12: non-exclusive waiters are added at the head, exclusive ones at the tail; a wake
+ * walks from the head, calls each waiter's wake function and stops after `nrExclusive` exclusive
+ * waiters were woken or when a wake function returns a negative value.
+ *
+ * Each queue can say what it waits for and who holds it ({@link WaitTarget}), so a run that
+ * ends with blocked tasks can draw its wait-for graph.
+ *
+ * Left out: wake modes (TASK_INTERRUPTIBLE etc.: every wait here is uninterruptible), bookmarks.
+ *
+ * @module
+ */
+
+import type { Process, Task } from "./engine.ts";
+
+/**
+ * A node of the wait-for graph that is not a task: a lock, a bit of a folio, a request. It
+ * names itself and says who holds it (tasks, or further targets such as "request #5").
+ */
+export interface WaitTarget {
+  /** A short description ("PG_writeback of pfn 12", "mutex i_rwsem"). */
+  describe(): string;
+  /** Who holds it or is expected to release it; empty or absent when unknown. */
+  holders?(): Array<Task | WaitTarget>;
+  /** True for a wait that nothing will ever satisfy (a hung server). */
+  hung?: boolean;
+}
+
+/**
+ * One task waiting on a {@link WaitQueue} (a `wait_queue_entry`).
+ */
+export interface Waiter {
+  /** The waiting task. */
+  readonly task: Task;
+  /** The queue it waits on. */
+  readonly queue: WaitQueue;
+  /** WQ_FLAG_EXCLUSIVE. */
+  readonly exclusive: boolean;
+  /** Key the queue's wake function matches (e.g. a folio and a bit). */
+  key: unknown;
+  /** Set once woken (WQ_FLAG_WOKEN). */
+  woken: boolean;
+  /** Value handed to the task when it resumes. */
+  value: unknown;
+  /** True while the waiter is on the queue's list. */
+  queued: boolean;
+}
+
+/**
+ * A wake function: return 1 when the waiter was woken, 0 to skip it, -1 to stop the walk
+ * (as `wake_page_function` does for a lock hand-off it cannot make).
+ */
+export type WakeFunction = (w: Waiter, key: unknown) => number;
+
+/**
+ * A wait queue head.
+ *
+ * @example
+ * ```ts
+ * import { Engine, WaitQueue } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const q = new WaitQueue("event");
+ * let woke = 0;
+ * for (const name of ["a", "b"]) {
+ *   e.spawn(name, function* (env, self) {
+ *     const w = q.prepare(self, true); // exclusive
+ *     yield env.waitOn(w);
+ *     woke++;
+ *   });
+ * }
+ * e.spawn("waker", function* (env) { yield env.sleep(1); q.wakeUp(1); });
+ * const r = e.run();
+ * if (woke !== 1 || r.reason !== "stuck") throw new Error("one exclusive waiter woken");
+ * ```
+ */
+export class WaitQueue implements WaitTarget {
+  /** Name used in traces and wait-for reports. */
+  readonly name: string;
+  /** Waiters in list order (head first). */
+  readonly waiters: Waiter[] = [];
+  /** Wake function (default: autoremove_wake_function). */
+  wakeFunction: WakeFunction | null = null;
+  /** Who holds what this queue waits for (for wait-for graphs). */
+  owners: ((w: Waiter) => Array<Task | WaitTarget>) | null = null;
+  /** Per-waiter description (default: the queue's name). */
+  describeWaiter: ((w: Waiter) => string) | null = null;
+  /** A queue nothing will ever wake (see `env.hang`). */
+  hung = false;
+
+  /** Create a queue named `name`. */
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** This queue as a wait-for node. */
+  describe(): string {
+    return this.name;
+  }
+
+  /** Holders of this queue's resource for a given waiter. */
+  holders(): Array<Task | WaitTarget> {
+    return [];
+  }
+
+  /** The wait-for node a waiter on this queue waits for. */
+  target(w: Waiter): WaitTarget {
+    const describe = this.describeWaiter ? this.describeWaiter(w) : this.name;
+    const owners = this.owners;
+    return {
+      describe: () => describe,
+      holders: () => (owners ? owners(w) : []),
+      hung: this.hung,
+    };
+  }
+
+  /** True if any task waits here (waitqueue_active). */
+  get active(): boolean {
+    return this.waiters.length > 0;
+  }
+
+  /**
+   * prepare_to_wait / prepare_to_wait_exclusive: enqueue a waiter for `task`. The caller then
+   * checks its condition and either yields `env.waitOn(w)` or calls {@link finish}.
+   */
+  prepare(task: Task, exclusive: boolean, key: unknown = null): Waiter {
+    const w: Waiter = {
+      task,
+      queue: this,
+      exclusive,
+      key,
+      woken: false,
+      value: undefined,
+      queued: true,
+    };
+    if (exclusive) this.waiters.push(w);
+    else this.waiters.unshift(w);
+    return w;
+  }
+
+  /** finish_wait: remove a waiter that is still queued. */
+  finish(w: Waiter): void {
+    if (!w.queued) return;
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    w.queued = false;
+  }
+
+  /**
+   * __wake_up_common: walk from the head, waking non-exclusive waiters and up to `nrExclusive`
+   * exclusive ones (0 = all). Returns the number of waiters woken.
+   */
+  wakeUp(nrExclusive = 1, key: unknown = null, value: unknown = undefined): number {
+    const ws = this.waiters;
+    if (ws.length === 0) return 0;
+    let woken = 0;
+    let left = nrExclusive;
+    const fn = this.wakeFunction;
+    for (let i = 0; i < ws.length;) {
+      const w = ws[i]!;
+      const ret = fn ? fn(w, key) : 1;
+      if (ret < 0) break;
+      if (ret === 0) {
+        i++;
+        continue;
+      }
+      // autoremove: off the list, then wake.
+      ws.splice(i, 1);
+      w.queued = false;
+      woken++;
+      wakeWaiter(w, value);
+      if (w.exclusive && nrExclusive > 0 && --left === 0) break;
+    }
+    return woken;
+  }
+}
+
+/** Wake one waiter that was already removed from its queue. */
+export function wakeWaiter(w: Waiter, value: unknown = undefined): void {
+  if (w.woken) return;
+  w.woken = true;
+  w.value = value;
+  const t = w.task;
+  if (t.blockedOn === w) t.engine.makeReady(t, value);
+}
+
+/**
+ * wait_event(): sleep on `q` until `cond()` is true, re-checking after every wake. Use with
+ * `yield*`. Checking and sleeping happen in one step, so no wakeup is lost between them.
+ *
+ * @example
+ * ```ts
+ * import { Engine, WaitQueue, waitEvent } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const q = new WaitQueue("flag");
+ * let flag = false;
+ * e.spawn("waiter", function* (env) { yield* waitEvent(env, q, () => flag); });
+ * e.spawn("setter", function* (env) { yield env.sleep(3); flag = true; q.wakeUp(); });
+ * if (e.run().reason !== "done") throw new Error("waiter not woken");
+ * ```
+ */
+export function* waitEvent(
+  env: { current: Task | null; waitOn(w: Waiter): import("./engine.ts").Effect },
+  q: WaitQueue,
+  cond: () => boolean,
+  exclusive = false,
+): Process<void> {
+  for (;;) {
+    if (cond()) return;
+    const w = q.prepare(env.current!, exclusive);
+    if (cond()) {
+      q.finish(w);
+      return;
+    }
+    yield env.waitOn(w);
+  }
+}
