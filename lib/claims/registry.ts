@@ -142,18 +142,8 @@ export interface ClaimResult extends ClaimOutcome {
 
 const figureValue = z.union([z.number(), z.string(), z.boolean()]);
 
-/**
- * zod schema of a `Claim` (the metadata; `run` must be a function). Used by
- * `ClaimRegistry.register()`.
- *
- * @example
- * ```ts
- * import { ClaimSchema } from "@mmsim/mmsim";
- * const r = ClaimSchema.safeParse({ id: "bad" });
- * if (r.success) throw new Error("a claim without thread and run must not parse");
- * ```
- */
-export const ClaimSchema = z.object({
+/** zod schema of a `Claim` (the metadata; `run` must be a function), used by `register()`. */
+const ClaimSchema = z.object({
   id: z.string().regex(/^C\d+\.\d+[a-z]?$/, "claim ids look like C1.3 (as in CLAIMS.md)"),
   thread: z.string().regex(/^\d{3}$/, "threads are three digits, e.g. 001"),
   by: z.string().min(1),
@@ -164,17 +154,8 @@ export const ClaimSchema = z.object({
   run: z.custom<Claim["run"]>((v) => typeof v === "function", "run must be a function"),
 });
 
-/**
- * zod schema of a `ClaimOutcome`, checked on every result of `runClaim()`.
- *
- * @example
- * ```ts
- * import { ClaimOutcomeSchema } from "@mmsim/mmsim";
- * const r = ClaimOutcomeSchema.safeParse({ verdict: "Never", figures: { n: [1] }, agrees: true });
- * if (r.success) throw new Error("figures must be numbers, strings or booleans");
- * ```
- */
-export const ClaimOutcomeSchema = z.object({
+/** zod schema of a `ClaimOutcome`, checked on every result of `runClaim()`. */
+const ClaimOutcomeSchema = z.object({
   verdict: z.string().min(1),
   figures: z.record(z.string(), figureValue),
   agrees: z.boolean(),
@@ -263,7 +244,7 @@ export class ClaimRegistry {
 
 /**
  * Run one claim with a seed and return its result. Throws if `run()` throws or returns an
- * outcome that does not validate (`ClaimOutcomeSchema`); a claim that disagrees is returned
+ * outcome that does not validate (figures must be numbers, strings or booleans); a claim that disagrees is returned
  * normally with `agrees: false`.
  *
  * @example

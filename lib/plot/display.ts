@@ -132,6 +132,30 @@ export function figure(svgOrElement: string | PlotElement, options: FigureOption
 }
 
 /**
+ * Options of Observable Plot's `Plot.plot()`: `marks`, scales (`x`, `y`, `color`, …), `width`,
+ * `height` and the rest as documented by Plot. Typed loosely so that mmsim's public API does
+ * not carry Plot's own types; Plot checks them when it draws.
+ *
+ * @example
+ * ```ts
+ * import * as Plot from "npm:@observablehq/plot@^0.6";
+ * import { plot, type PlotSpec } from "@mmsim/mmsim";
+ * const spec: PlotSpec = { width: 200, height: 100, marks: [Plot.ruleY([0])] };
+ * if (!plot(spec).svg.includes('width="200"')) throw new Error("width ignored");
+ * ```
+ */
+export interface PlotSpec {
+  /** The marks to draw. */
+  marks?: readonly unknown[];
+  /** Outer width in pixels (Plot's default 640). */
+  width?: number;
+  /** Outer height in pixels. */
+  height?: number;
+  /** Any other `Plot.plot()` option. */
+  [option: string]: unknown;
+}
+
+/**
  * Render an Observable Plot specification into the shared linkedom document and wrap it as a
  * `Figure` (`Plot.plot(options)` with `document` filled in).
  *
@@ -143,8 +167,8 @@ export function figure(svgOrElement: string | PlotElement, options: FigureOption
  * if (!fig.svg.includes("<circle")) throw new Error("no dot drawn");
  * ```
  */
-export function plot(options: Plot.PlotOptions, figureOptions: FigureOptions = {}): Figure {
-  const el: PlotElement = Plot.plot({ ...options, document: plotDocument() });
+export function plot(options: PlotSpec, figureOptions: FigureOptions = {}): Figure {
+  const el: PlotElement = Plot.plot({ ...(options as Plot.PlotOptions), document: plotDocument() });
   return figure(el, figureOptions);
 }
 
