@@ -42,6 +42,10 @@ export * from "./lib/mm/lru.ts";
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 
 // --- workloads and traces (lib/workload) ---
+export * from "./lib/workload/zipf.ts";
+export * from "./lib/workload/oracle_general.ts";
+export * from "./lib/workload/csv_trace.ts";
+export * from "./lib/workload/replay.ts";
 
 // --- claims (lib/claims) ---
 export * from "./lib/claims/registry.ts";
