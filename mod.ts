@@ -38,6 +38,11 @@ export * from "./lib/sim/explore.ts";
 // --- memory-management model (lib/mm) ---
 export * from "./lib/mm/memory.ts";
 export * from "./lib/mm/lru.ts";
+export * from "./lib/mm/era.ts";
+export * from "./lib/mm/vmstat.ts";
+export * from "./lib/mm/mm.ts";
+export * from "./lib/mm/folio.ts";
+export * from "./lib/mm/buddy.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 

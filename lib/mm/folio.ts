@@ -1,0 +1,400 @@
+/**
+ * Folios: flags, reference counts, the folio lock and bit waits, freeing.
+ *
+ * Follows include/linux/page-flags.h (flag tests), include/linux/mm.h (`folio_get`,
+ * `folio_put`, `folio_expected_ref_count` as of v6.16), include/linux/page_ref.h
+ * (`folio_ref_freeze`/`unfreeze`), include/linux/pagemap.h and mm/filemap.c (`folio_lock`,
+ * `folio_trylock`, `folio_unlock`, `folio_wait_bit`, `folio_end_read`, `folio_wake_bit`), and
+ * mm/page_alloc.c `free_pages_prepare()` / `page_expected_state()` for what may not be freed
+ * (PAGE_FLAGS_CHECK_AT_FREE: PG_lru, PG_locked, PG_private, PG_private_2, PG_writeback,
+ * PG_reserved, PG_active, PG_unevictable, PG_mlocked; a mapping; a mapcount).
+ *
+ * A folio is its head pfn. Bit waits go through the hashed table of `mm.waitTable`, keyed by
+ * the frame, so a wake issued for a frame's previous use reaches waiters of its new use.
+ *
+ * Lock order (as mm/filemap.c draws it, the parts modelled):
+ *   folio lock (PG_locked)
+ *     → mapping->i_pages lock (implicit: a step is atomic)
+ *       → folio wait-table bucket lock (implicit)
+ *
+ * Left out: RCU lookups and speculative references (a step is atomic, so `folio_try_get` on a
+ * frame with refcount 0 simply fails), hugetlb and zone-device folio_put paths, memcg.
+ *
+ * @module
+ */
+
+import type { Process } from "../sim/engine.ts";
+import { NIL, PG } from "./memory.ts";
+import { bitName, type FolioRef, type Mm } from "./mm.ts";
+import { folioClearLruFlags, lruvecDelFolio } from "./lru.ts";
+import { MIGRATE } from "./memory.ts";
+
+/** Flags that must be clear when a folio is freed (PAGE_FLAGS_CHECK_AT_FREE). */
+const CHECK_AT_FREE = [
+  PG.lru,
+  PG.locked,
+  PG.private,
+  PG.private_2,
+  PG.writeback,
+  PG.reserved,
+  PG.active,
+  PG.unevictable,
+  PG.mlocked,
+] as const;
+
+/**
+ * folio_test_*: test one PG bit of a folio.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioTestFlag, folioSetFlag, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * folioSetFlag(mm, f, PG.uptodate);
+ * if (!folioTestFlag(mm, f, PG.uptodate)) throw new Error("flag");
+ * ```
+ */
+export function folioTestFlag(mm: Mm, folio: number, bit: number): boolean {
+  return ((mm.mem.flags[folio]! >>> bit) & 1) === 1;
+}
+
+/** folio_set_*: set one PG bit. */
+export function folioSetFlag(mm: Mm, folio: number, bit: number): void {
+  mm.mem.flags[folio]! |= 1 << bit;
+}
+
+/** folio_clear_*: clear one PG bit. */
+export function folioClearFlag(mm: Mm, folio: number, bit: number): void {
+  mm.mem.flags[folio]! &= ~(1 << bit);
+}
+
+/** folio_test_locked. */
+export function folioTestLocked(mm: Mm, folio: number): boolean {
+  return folioTestFlag(mm, folio, PG.locked);
+}
+
+/** folio_test_uptodate. */
+export function folioTestUptodate(mm: Mm, folio: number): boolean {
+  return folioTestFlag(mm, folio, PG.uptodate);
+}
+
+/** folio_test_dirty. */
+export function folioTestDirty(mm: Mm, folio: number): boolean {
+  return folioTestFlag(mm, folio, PG.dirty);
+}
+
+/** folio_test_writeback. */
+export function folioTestWriteback(mm: Mm, folio: number): boolean {
+  return folioTestFlag(mm, folio, PG.writeback);
+}
+
+/** folio_order. */
+export function folioOrder(mm: Mm, folio: number): number {
+  return mm.mem.order[folio]!;
+}
+
+/** folio_ref_count. */
+export function folioRefCount(mm: Mm, folio: number): number {
+  return mm.mem.refcount[folio]!;
+}
+
+/** folio_mapcount (not biased: 0 = unmapped). */
+export function folioMapcount(mm: Mm, folio: number): number {
+  return mm.mem.mapcount[folio]!;
+}
+
+/** folio_mapped. */
+export function folioMapped(mm: Mm, folio: number): boolean {
+  return mm.mem.mapcount[folio]! > 0;
+}
+
+/**
+ * Allocate a folio of `order` (`folio_alloc` without reclaim: `__alloc_pages` fast path).
+ * Returns the head pfn with refcount 1 and a new generation, or -1. The slow path with direct
+ * reclaim and compaction is `allocPagesSlow` in page_alloc.ts.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioRefCount } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 2);
+ * if (folioRefCount(mm, f) !== 1) throw new Error("a new folio has one reference");
+ * ```
+ */
+export function folioAlloc(
+  mm: Mm,
+  order: number,
+  migratetype: number = MIGRATE.MOVABLE,
+): number {
+  const pfn = mm.zone.allocPages(order, migratetype, true);
+  if (pfn === NIL) return NIL;
+  mm.vmstat.inc("pgalloc", 1 << order);
+  mm.env.emit("mm_page_alloc", pfn, null, { order, gen: mm.mem.generation[pfn] });
+  return pfn;
+}
+
+/**
+ * folio_get: take a reference. Getting a folio whose refcount is 0 is the kernel's
+ * VM_BUG_ON_FOLIO(folio_ref_zero_or_close_to_overflow) — recorded as a violation.
+ */
+export function folioGet(mm: Mm, folio: number): void {
+  const rc = mm.mem.refcount;
+  if (rc[folio]! <= 0) {
+    mm.env.violation(
+      "folio_get on a free folio",
+      `folio_get: ${mm.describeFolio(folio)} has refcount ${rc[folio]}`,
+    );
+    return;
+  }
+  rc[folio]!++;
+}
+
+/** folio_try_get: take a reference unless the refcount is 0 (frozen or free). */
+export function folioTryGet(mm: Mm, folio: number): boolean {
+  const rc = mm.mem.refcount;
+  if (rc[folio]! <= 0) return false;
+  rc[folio]!++;
+  return true;
+}
+
+/** folio_ref_add: take `n` references. */
+export function folioRefAdd(mm: Mm, folio: number, n: number): void {
+  mm.mem.refcount[folio]! += n;
+}
+
+/**
+ * folio_put: drop a reference; the last one frees the folio (`__folio_put`): off the LRU,
+ * checked like `free_pages_prepare()` and returned to the buddy allocator. A folio whose
+ * refcount would go below zero, or that is freed while locked, under writeback, mapped, or
+ * still in the page cache, is a "bad page" violation and is not freed (the kernel leaks it).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioGet, folioPut, folioRefCount } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * folioGet(mm, f);
+ * folioPut(mm, f);
+ * if (folioRefCount(mm, f) !== 1) throw new Error("still held once");
+ * ```
+ */
+export function folioPut(mm: Mm, folio: number): void {
+  folioPutRefs(mm, folio, 1);
+}
+
+/** folio_put_refs: drop `n` references. */
+export function folioPutRefs(mm: Mm, folio: number, n: number): void {
+  const rc = mm.mem.refcount;
+  const before = rc[folio]!;
+  if (before - n < 0 || before <= 0) {
+    mm.env.violation(
+      "refcount underflow",
+      `folio_put: ${mm.describeFolio(folio)} refcount ${before} − ${n} < 0`,
+    );
+    return;
+  }
+  rc[folio] = before - n;
+  if (before - n === 0) freeFolio(mm, folio);
+}
+
+/** __folio_put: the refcount reached zero. */
+function freeFolio(mm: Mm, folio: number): void {
+  const mem = mm.mem;
+  // page_cache_release(): off the LRU first (folio_put does this before the checks).
+  if (mem.testFlag(folio, PG.lru)) {
+    lruvecDelFolio(mm.lruvec, folio);
+    folioClearLruFlags(mem, folio);
+  }
+  const bad: string[] = [];
+  for (const bit of CHECK_AT_FREE) if (mem.testFlag(folio, bit)) bad.push(`PG_${bitName(bit)}`);
+  if (mem.mapping[folio] !== 0) bad.push("non-NULL mapping");
+  if (mem.mapcount[folio] !== 0) bad.push(`mapcount ${mem.mapcount[folio]}`);
+  if (bad.length > 0) {
+    mem.refcount[folio] = 0;
+    mm.env.violation(
+      "bad_page",
+      `BUG: Bad page state: ${mm.describeFolio(folio)} freed with ${bad.join(", ")}`,
+    );
+    return;
+  }
+  const order = mem.order[folio]!;
+  const n = 1 << order;
+  // Flags are reset at free (PAGE_FLAGS_CHECK_AT_PREP); tails lose their head pointer.
+  for (let i = folio; i < folio + n; i++) {
+    mem.flags[i] = 0;
+    mem.head[i] = NIL;
+    mem.index[i] = 0;
+    mem.private[i] = 0;
+  }
+  mem.order[folio] = 0;
+  for (const fn of mm.onFree) fn(folio, order);
+  mm.vmstat.inc("pgfree", n);
+  mm.env.emit("mm_page_free", folio, null, { order });
+  mm.zone.freePages(folio, order);
+}
+
+/**
+ * folio_ref_freeze: if the refcount equals `count`, set it to 0 (no one can take a new
+ * reference) and return true. Migration and split freeze at the expected count.
+ */
+export function folioRefFreeze(mm: Mm, folio: number, count: number): boolean {
+  const rc = mm.mem.refcount;
+  if (rc[folio] !== count) return false;
+  rc[folio] = 0;
+  return true;
+}
+
+/** folio_ref_unfreeze: set a frozen refcount back to `count`. */
+export function folioRefUnfreeze(mm: Mm, folio: number, count: number): void {
+  const rc = mm.mem.refcount;
+  if (rc[folio] !== 0) {
+    throw new Error(`folio_ref_unfreeze: ${mm.describeFolio(folio)} is not frozen`);
+  }
+  rc[folio] = count;
+}
+
+/**
+ * folio_expected_ref_count (include/linux/mm.h, v6.16): references the kernel can account
+ * for — one per page from the page cache, one for PG_private, one per mapping — not counting
+ * the caller's own. PG_private_2 is not counted (it was, via page_has_private(), before
+ * about v6.0: era switch `migrateCountsPrivate2`).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioExpectedRefCount, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 2);
+ * mm.mem.mapping[f] = 1;               // in a page cache: 4 references
+ * mm.mem.setFlag(f, PG.private);       // attached private data: +1
+ * if (folioExpectedRefCount(mm, f) !== 5) throw new Error("expected 5");
+ * ```
+ */
+export function folioExpectedRefCount(mm: Mm, folio: number): number {
+  const mem = mm.mem;
+  let n = 0;
+  if (mem.mapping[folio] !== 0) {
+    n += 1 << mem.order[folio]!;
+    if (mem.testFlag(folio, PG.private)) n += 1;
+    else if (mm.era.migrateCountsPrivate2 && mem.testFlag(folio, PG.private_2)) n += 1;
+  }
+  return n + mem.mapcount[folio]!;
+}
+
+/**
+ * folio_attach_private: store `data` in folio->private, set PG_private and take a reference.
+ */
+export function folioAttachPrivate(mm: Mm, folio: number, data: unknown): void {
+  if (mm.mem.testFlag(folio, PG.private)) {
+    throw new Error(`folio_attach_private: ${mm.describeFolio(folio)} already has private data`);
+  }
+  folioGet(mm, folio);
+  mm.mem.private[folio] = mm.storePrivate(data);
+  mm.mem.setFlag(folio, PG.private);
+}
+
+/** folio_get_private: the data attached to the folio, or undefined. */
+export function folioGetPrivate<T = unknown>(mm: Mm, folio: number): T | undefined {
+  const h = mm.mem.private[folio]!;
+  return h === 0 ? undefined : (mm.privates.get(h) as T);
+}
+
+/** folio_detach_private: clear PG_private, drop its reference, return the data. */
+export function folioDetachPrivate<T = unknown>(mm: Mm, folio: number): T | undefined {
+  if (!mm.mem.testFlag(folio, PG.private)) return undefined;
+  const data = folioGetPrivate<T>(mm, folio);
+  mm.privates.delete(mm.mem.private[folio]!);
+  mm.mem.private[folio] = 0;
+  mm.mem.clearFlag(folio, PG.private);
+  folioPut(mm, folio);
+  return data;
+}
+
+/** folio_change_private-style move used by migration: the data moves, references stay. */
+export function folioMovePrivate(mm: Mm, dst: number, src: number): void {
+  const mem = mm.mem;
+  mem.private[dst] = mem.private[src]!;
+  mem.private[src] = 0;
+}
+
+// ------------------------------------------------------------------ the folio lock
+
+/**
+ * folio_trylock: take PG_locked if it is clear.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioTrylock } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * if (!folioTrylock(mm, f) || folioTrylock(mm, f)) throw new Error("trylock");
+ * ```
+ */
+export function folioTrylock(mm: Mm, folio: number): boolean {
+  if (mm.mem.testAndSetFlag(folio, PG.locked)) return false;
+  mm.setBitHolder(folio, PG.locked, mm.env.current);
+  return true;
+}
+
+/**
+ * folio_lock: sleep until PG_locked can be taken (an EXCLUSIVE bit wait in the hashed table).
+ * Use with `yield*`.
+ */
+export function* folioLock(mm: Mm, folio: number): Process<void> {
+  if (folioTrylock(mm, folio)) return;
+  mm.env.emit("folio_lock_wait", folio);
+  yield* mm.waitTable.waitBit(mm.env, folio, PG.locked, "EXCLUSIVE");
+  mm.setBitHolder(folio, PG.locked, mm.env.current);
+}
+
+/**
+ * folio_unlock: clear PG_locked and wake waiters if PG_waiters is set
+ * (folio_xor_flags_has_waiters + folio_wake_bit).
+ */
+export function folioUnlock(mm: Mm, folio: number): void {
+  const mem = mm.mem;
+  if (!mem.testFlag(folio, PG.locked)) {
+    throw new Error(`folio_unlock: ${mm.describeFolio(folio)} is not locked`);
+  }
+  mem.clearFlag(folio, PG.locked);
+  mm.setBitHolder(folio, PG.locked, null);
+  if (mem.testFlag(folio, PG.waiters)) mm.waitTable.wakeBit(folio, PG.locked);
+}
+
+/**
+ * folio_end_read: set PG_uptodate (on success) and clear PG_locked in ONE atomic step, then
+ * wake lock waiters. Never two steps: that would create races the kernel does not have.
+ */
+export function folioEndRead(mm: Mm, folio: number, success: boolean): void {
+  const mem = mm.mem;
+  if (!mem.testFlag(folio, PG.locked)) {
+    throw new Error(`folio_end_read: ${mm.describeFolio(folio)} is not locked`);
+  }
+  if (success) mem.setFlag(folio, PG.uptodate);
+  mem.clearFlag(folio, PG.locked);
+  mm.setBitHolder(folio, PG.locked, null);
+  mm.env.emit("folio_end_read", folio, null, success ? "uptodate" : "error");
+  if (mem.testFlag(folio, PG.waiters)) mm.waitTable.wakeBit(folio, PG.locked);
+}
+
+/**
+ * folio_wait_bit: sleep until woken for `bit` of `folio` (SHARED). Returns after the first
+ * wake without re-checking — the bit may be set again (see folio_wait_writeback).
+ */
+export function* folioWaitBit(mm: Mm, folio: number, bit: number): Process<boolean> {
+  return yield* mm.waitTable.waitBit(mm.env, folio, bit, "SHARED");
+}
+
+/** folio_wait_locked: wait for PG_locked to clear (once). Use with `yield*`. */
+export function* folioWaitLocked(mm: Mm, folio: number): Process<void> {
+  if (mm.mem.testFlag(folio, PG.locked)) yield* folioWaitBit(mm, folio, PG.locked);
+}
+
+/** folio_wake_bit: wake the waiters of (folio, bit) in the hashed table. */
+export function folioWakeBit(mm: Mm, folio: number, bit: number): number {
+  return mm.waitTable.wakeBit(folio, bit);
+}
+
+/** True while a stale-safe reference still names a live use of its frame. */
+export function folioRefLive(mm: Mm, ref: FolioRef): boolean {
+  return mm.isLive(ref);
+}

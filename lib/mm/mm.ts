@@ -1,0 +1,205 @@
+/**
+ * The memory-management context a scenario builds on: one node with one zone of physical
+ * frames, its buddy allocator, LRU lists, the hashed folio wait table, vmstat counters, the
+ * registry of address spaces, and the kernel era the scenario runs as.
+ *
+ * Everything kernel-global that mm/ code reaches through `struct pglist_data`, `struct zone`,
+ * `folio_wait_table` and `vm_event_states` lives here; the operations are free functions named
+ * after the kernel's (`folioGet(mm, folio)`, `filemapAddFolio(mm, mapping, folio, index)` …).
+ * A folio is named by its head pfn. Holders that may outlive a folio keep a {@link FolioRef}
+ * (pfn + generation) and check it before touching the frame: a stale access is recorded as a
+ * use-after-free violation, the simulated KASAN report.
+ *
+ * Left out: more than one node or zone per Mm (a scenario may build several zones on one
+ * PhysMem through `lib/mm/buddy.ts`), per-CPU page lists, memcg charging.
+ *
+ * @module
+ */
+
+import { z } from "npm:zod@^4";
+import type { Engine, Task } from "../sim/engine.ts";
+import type { WaitTarget } from "../sim/wait_queue.ts";
+import { WaitTable } from "../sim/wait_table.ts";
+import { Zone, ZoneConfig } from "./buddy.ts";
+import { KernelEra, kernelEra } from "./era.ts";
+import { Lruvec, LruvecConfig } from "./lru.ts";
+import { PG, PhysMem, PhysMemConfig } from "./memory.ts";
+import { VmStat } from "./vmstat.ts";
+
+/**
+ * Configuration of an {@link Mm}.
+ *
+ * @example
+ * ```ts
+ * import { MmConfig } from "@mmsim/mmsim";
+ * const c = MmConfig.parse({ memory: { nrFrames: 4096 }, version: "5.9" });
+ * if (c.waitTableBits !== 8) throw new Error("PAGE_WAIT_TABLE_BITS");
+ * ```
+ */
+export const MmConfig = z.object({
+  /** Physical memory (frames, base page size). */
+  memory: PhysMemConfig.prefault({ nrFrames: 16384 }),
+  /** The zone over all frames (watermarks, CMA ranges). */
+  zone: ZoneConfig.prefault({}),
+  /** LRU configuration (swappiness …). */
+  lru: LruvecConfig.prefault({}),
+  /** Kernel version the scenario runs as ("major.minor"). */
+  version: z.string().regex(/^\d+\.\d+$/, "version must look like 6.12").default("6.12"),
+  /** Era switches overriding those of `version` ("what if"). */
+  era: KernelEra.partial().default({}),
+  /** log2 of the folio wait table size (PAGE_WAIT_TABLE_BITS = 8 in mm/filemap.c). */
+  waitTableBits: z.number().int().min(0).max(16).default(8),
+});
+
+/** Parsed {@link MmConfig}. */
+export type MmConfig = z.infer<typeof MmConfig>;
+
+/** A folio reference that can tell when its frame was freed and reused: pfn + generation. */
+export interface FolioRef {
+  /** Head pfn. */
+  readonly pfn: number;
+  /** `generation[pfn]` when the reference was taken. */
+  readonly gen: number;
+}
+
+/** An address space as the Mm registry sees it (the full type is in filemap.ts). */
+export interface MappingLike {
+  /** Mapping id (index in `mm.mappings`), never 0. */
+  readonly id: number;
+  /** A short name for reports ("fuse inode 1"). */
+  readonly name: string;
+}
+
+/**
+ * The memory-management context.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioPut } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * const folio = folioAlloc(mm, 0);
+ * if (folio < 0) throw new Error("allocation failed");
+ * folioPut(mm, folio); // last reference: back to the buddy allocator
+ * if (mm.zone.nrFreePages !== 1024) throw new Error("frame not freed");
+ * ```
+ */
+export class Mm {
+  /** The engine this context runs on. */
+  readonly env: Engine;
+  /** Parsed configuration. */
+  readonly config: MmConfig;
+  /** Era switches. */
+  readonly era: KernelEra;
+  /** Physical frames. */
+  readonly mem: PhysMem;
+  /** The zone and its buddy allocator. */
+  readonly zone: Zone;
+  /** LRU lists. */
+  readonly lruvec: Lruvec;
+  /** The hashed folio wait table (folio_wait_table). */
+  readonly waitTable: WaitTable;
+  /** Counters. */
+  readonly vmstat = new VmStat();
+  /** Address spaces by id; index 0 is unused (NO_MAPPING). */
+  readonly mappings: (MappingLike | undefined)[] = [undefined];
+  /** Who holds a folio's bit (PG_locked, PG_writeback …), for wait-for graphs: key pfn*32+bit. */
+  readonly bitHolders = new Map<number, Task | WaitTarget>();
+  /** Private payloads by handle (folio->private). */
+  readonly privates = new Map<number, unknown>();
+  /** Called when a folio is freed to the buddy allocator (pfn, order). */
+  readonly onFree: ((pfn: number, order: number) => void)[] = [];
+  #nextPrivate = 1;
+
+  /** Create the context on an engine. */
+  constructor(env: Engine, config: z.input<typeof MmConfig> = {}) {
+    const c = MmConfig.parse(config);
+    this.env = env;
+    this.config = c;
+    this.era = kernelEra(c.version, c.era);
+    this.mem = new PhysMem(c.memory);
+    this.zone = new Zone(this.mem, c.zone);
+    this.lruvec = new Lruvec(this.mem, c.lru);
+    const mem = this.mem;
+    this.waitTable = new WaitTable("folio_wait_table", {
+      testBit: (pfn, bit) => mem.testFlag(pfn, bit),
+      testAndSetBit: (pfn, bit) => mem.testAndSetFlag(pfn, bit),
+      setWaiters: (pfn) => mem.setFlag(pfn, PG.waiters),
+      clearWaiters: (pfn) => mem.clearFlag(pfn, PG.waiters),
+      describe: (pfn, bit) => this.describeBit(pfn, bit),
+      holders: (pfn, bit) => {
+        const h = this.bitHolders.get(pfn * 32 + bit);
+        return h ? [h] : [];
+      },
+    }, c.waitTableBits);
+  }
+
+  /** Register an address space and return its id. */
+  registerMapping(make: (id: number) => MappingLike): MappingLike {
+    const m = make(this.mappings.length);
+    if (m.id !== this.mappings.length) {
+      throw new Error(`registerMapping: id must be ${this.mappings.length}, got ${m.id}`);
+    }
+    this.mappings.push(m);
+    return m;
+  }
+
+  /** Store a private payload; returns its handle for `mem.private[pfn]`. */
+  storePrivate(data: unknown): number {
+    const h = this.#nextPrivate++;
+    this.privates.set(h, data);
+    return h;
+  }
+
+  /** Record who holds `bit` of folio `pfn` (null to clear), for wait-for graphs. */
+  setBitHolder(pfn: number, bit: number, holder: Task | WaitTarget | null): void {
+    if (holder) this.bitHolders.set(pfn * 32 + bit, holder);
+    else this.bitHolders.delete(pfn * 32 + bit);
+  }
+
+  /** A reference that remembers the frame's current use. */
+  ref(pfn: number): FolioRef {
+    return { pfn, gen: this.mem.generation[pfn]! };
+  }
+
+  /** True while `ref` still names the same use of its frame and the frame is allocated. */
+  isLive(ref: FolioRef): boolean {
+    return this.mem.generation[ref.pfn] === ref.gen && this.mem.refcount[ref.pfn]! > 0;
+  }
+
+  /**
+   * Check a reference before an access: records a `use-after-free` violation (the simulated
+   * KASAN report) and returns false when the frame was freed or reused since.
+   */
+  checkLive(ref: FolioRef, action: string): boolean {
+    if (this.isLive(ref)) return true;
+    const g = this.mem.generation[ref.pfn]!;
+    this.env.violation(
+      "use-after-free",
+      `${action}: pfn ${ref.pfn} was freed` +
+        (g !== ref.gen ? ` and reused (generation ${ref.gen} → ${g})` : ` (refcount 0)`),
+    );
+    return false;
+  }
+
+  /** "PG_writeback of pfn 12 (gen 3, fuse inode 1 index 4)". */
+  describeBit(pfn: number, bit: number): string {
+    return `PG_${bitName(bit)} of ${this.describeFolio(pfn)}`;
+  }
+
+  /** "pfn 12 (gen 3, fuse inode 1 index 4)". */
+  describeFolio(pfn: number): string {
+    const mem = this.mem;
+    const m = this.mappings[mem.mapping[pfn]!];
+    const where = m ? `, ${m.name} index ${mem.index[pfn]}` : "";
+    return `pfn ${pfn} (gen ${mem.generation[pfn]}${where})`;
+  }
+}
+
+const BIT_NAMES = new Map<number, string>();
+for (const [k, v] of Object.entries(PG)) if (!BIT_NAMES.has(v)) BIT_NAMES.set(v, k);
+
+/** The kernel name of a PG bit number (`reclaim` for the shared readahead/reclaim bit). */
+export function bitName(bit: number): string {
+  return BIT_NAMES.get(bit) ?? `bit${bit}`;
+}
