@@ -128,7 +128,7 @@ export class PageCacheReplay {
   private readonly freeStack: Int32Array;
   private nrFree: number;
   private readonly batch: number;
-  /** Index of each mapping id (ids from 1). */
+  /** Index of each mapping id (ids from 1; 0 is NO_MAPPING). */
   private readonly xas: XArray[] = [];
   private readonly hold: FolioList;
   private readonly inodeMapping = new Map<number, number>();
@@ -152,7 +152,6 @@ export class PageCacheReplay {
     for (let i = 0; i < n; i++) this.freeStack[i] = n - 1 - i;
     this.nrFree = n;
     this.hold = new FolioList(this.mem);
-    this.xas[0] = new XArray(0); // mapping 0 = NO_MAPPING, unused
   }
 
   /** The counters so far. */

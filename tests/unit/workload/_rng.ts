@@ -1,0 +1,13 @@
+/** Tiny seeded float source for tests (mulberry32), standing in for the engine's Rng. */
+export function testRng(seed: number): { float(): number } {
+  let a = seed >>> 0;
+  return {
+    float() {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+  };
+}
