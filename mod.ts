@@ -43,6 +43,10 @@ export * from "./lib/mm/vmstat.ts";
 export * from "./lib/mm/mm.ts";
 export * from "./lib/mm/folio.ts";
 export * from "./lib/mm/buddy.ts";
+export * from "./lib/mm/address_space.ts";
+export * from "./lib/mm/buddy_check.ts";
+export * from "./lib/mm/page_isolation.ts";
+export * from "./lib/mm/fragment.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 

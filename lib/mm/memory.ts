@@ -141,7 +141,7 @@ export const NIL = -1;
  * order-0 frame.
  *
  * Bytes per frame: flags 4, refcount 4, mapcount 4, order 1, mapping 4, index 4, private 4,
- * generation 4, head 4, next 4, prev 4 = 41, plus 1 byte per pageblock.
+ * generation 4, head 4, next 4, prev 4, data 4 = 45, plus 1 byte per pageblock.
  *
  * @example
  * ```ts
@@ -186,6 +186,11 @@ export class PhysMem {
   readonly next: Int32Array;
   /** list_head prev, NIL if not on a list. */
   readonly prev: Int32Array;
+  /**
+   * Model: a tag naming the contents of the frame (which version of which data it holds), so
+   * stale reads, lost updates and copies into the wrong frame are checkable. 0 = zeroes.
+   */
+  readonly data: Uint32Array;
   /** Migratetype of each pageblock (`MIGRATE`). */
   readonly pageblockMigratetype: Uint8Array;
 
@@ -212,6 +217,7 @@ export class PhysMem {
     this.head = new Int32Array(n).fill(NIL);
     this.next = new Int32Array(n).fill(NIL);
     this.prev = new Int32Array(n).fill(NIL);
+    this.data = new Uint32Array(n);
     this.nrPageblocks = Math.ceil(n / (1 << pageblockOrder));
     this.pageblockMigratetype = new Uint8Array(this.nrPageblocks).fill(MIGRATE.MOVABLE);
   }
@@ -262,7 +268,8 @@ export class PhysMem {
       this.mapcount.BYTES_PER_ELEMENT + this.order.BYTES_PER_ELEMENT +
       this.mapping.BYTES_PER_ELEMENT + this.index.BYTES_PER_ELEMENT +
       this.private.BYTES_PER_ELEMENT + this.generation.BYTES_PER_ELEMENT +
-      this.head.BYTES_PER_ELEMENT + this.next.BYTES_PER_ELEMENT + this.prev.BYTES_PER_ELEMENT;
+      this.head.BYTES_PER_ELEMENT + this.next.BYTES_PER_ELEMENT + this.prev.BYTES_PER_ELEMENT +
+      this.data.BYTES_PER_ELEMENT;
     return perFrame + this.nrPageblocks / this.nrFrames;
   }
 }

@@ -107,6 +107,8 @@ export class Mm {
   readonly bitHolders = new Map<number, Task | WaitTarget>();
   /** Private payloads by handle (folio->private). */
   readonly privates = new Map<number, unknown>();
+  /** Last content tag handed out (see `newContentTag`). */
+  contentTag = 0;
   /** Called when a folio is freed to the buddy allocator (pfn, order). */
   readonly onFree: ((pfn: number, order: number) => void)[] = [];
   #nextPrivate = 1;

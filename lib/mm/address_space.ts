@@ -1,0 +1,301 @@
+/**
+ * Address spaces (`struct address_space`): the page cache of one file, its mapping flags, and
+ * the filesystem's `address_space_operations` table, plus the backing store the filesystem
+ * reads from and writes to.
+ *
+ * Follows include/linux/fs.h (`struct address_space`, `struct address_space_operations`),
+ * include/linux/pagemap.h (`enum mapping_flags`, `mapping_min_folio_order`,
+ * `mapping_set_folio_order_range`) and mm/filemap.c (`__filemap_add_folio`,
+ * `__filemap_remove_folio`, `filemap_free_folio`, `filemap_get_entry`), Linux v6.16.
+ *
+ * Page-cache lookups use a typed-array hash (`_xarray.ts`); a folio of order k is stored at
+ * each of its 2^k indices (the multi-index entry of the kernel's xarray). The page cache
+ * holds one reference per page of each folio (folio_ref_add(folio, nr)).
+ *
+ * Contents are tags: `mem.data[pfn]` names the version a frame holds; `backing` is what the
+ * storage (disk, server) holds per index; `written` counts the versions written per index, so
+ * a checker can tell a stale read from a fresh one.
+ *
+ * Left out: shadow entries (workingset), xarray marks other than dirty/writeback (the flags
+ * are read from the folio instead), i_mmap (see mmap.ts), nrexceptional.
+ *
+ * @module
+ */
+
+import type { Process } from "../sim/engine.ts";
+import { XArray } from "./_xarray.ts";
+import { folioPutRefs, folioRefAdd } from "./folio.ts";
+import { folioAddLru } from "./lru.ts";
+import { PG } from "./memory.ts";
+import type { Mm } from "./mm.ts";
+
+/** Writeback control (`struct writeback_control`), the parts modelled. */
+export interface WritebackControl {
+  /** WB_SYNC_NONE (background, skip busy folios) or WB_SYNC_ALL (data integrity, wait). */
+  syncMode: "WB_SYNC_NONE" | "WB_SYNC_ALL";
+  /** Pages still to write (decremented by writepages). */
+  nrToWrite: number;
+  /** First index of the range. */
+  rangeStart: number;
+  /** Last index of the range (inclusive). */
+  rangeEnd: number;
+  /** Pages skipped (redirty_page_for_writepage). */
+  pagesSkipped: number;
+  /** Why this writeback runs, for traces ("sync", "background", "reclaim", "migrate"…). */
+  reason: string;
+}
+
+/** Migration modes (`enum migrate_mode`, include/linux/migrate_mode.h). */
+export type MigrateMode = "MIGRATE_ASYNC" | "MIGRATE_SYNC_LIGHT" | "MIGRATE_SYNC";
+
+/** Kernel return codes used by the model (as positive names; the kernel returns -errno). */
+export type Errno =
+  | "EAGAIN"
+  | "EBUSY"
+  | "ENOMEM"
+  | "EINVAL"
+  | "EIO"
+  | "ENOENT"
+  | "EINTR"
+  | "ENOSPC"
+  | "EFAULT"
+  | "EPERM";
+
+/** A kernel-style result: success with a value, or an errno. */
+export type KResult<T = void> = { ok: true; value: T } | { ok: false; errno: Errno };
+
+/** Readahead control (`struct readahead_control`), the parts modelled. */
+export interface ReadaheadControl {
+  /** The mapping. */
+  mapping: AddressSpace;
+  /** Folios added for this readahead, locked and not uptodate, in index order. */
+  folios: number[];
+  /** First index. */
+  index: number;
+  /** Number of pages. */
+  nrPages: number;
+}
+
+/**
+ * The filesystem's operations (`struct address_space_operations`). Absent members take the
+ * kernel's generic path (e.g. no `migrateFolio` → `fallback_migrate_folio`). Members that may
+ * sleep are generator functions (use with `yield*`).
+ */
+export interface AddressSpaceOperations {
+  /** ->read_folio: start reading a locked folio; the fs unlocks it (folio_end_read) when done. */
+  readFolio?(mm: Mm, mapping: AddressSpace, folio: number): Process<number>;
+  /** ->readahead: start reading the locked folios of `rac`. */
+  readahead?(mm: Mm, rac: ReadaheadControl): Process<void>;
+  /** ->dirty_folio: mark dirty (default `filemap_dirty_folio`); true if it was clean. */
+  dirtyFolio?(mm: Mm, mapping: AddressSpace, folio: number): boolean;
+  /** ->writepages: write back dirty folios in `wbc`'s range. Returns 0 or -errno count. */
+  writepages?(mm: Mm, mapping: AddressSpace, wbc: WritebackControl): Process<number>;
+  /** ->release_folio: drop private data so the folio can go; false = refused. */
+  releaseFolio?(mm: Mm, mapping: AddressSpace, folio: number, gfp: number): boolean;
+  /** ->invalidate_folio: the folio (or part) is being removed; may wait (netfs waits PG_private_2). */
+  invalidateFolio?(
+    mm: Mm,
+    mapping: AddressSpace,
+    folio: number,
+    offset: number,
+    length: number,
+  ): Process<void>;
+  /** ->migrate_folio: move `src` to `dst` (e.g. `filemap_migrate_folio`). */
+  migrateFolio?(
+    mm: Mm,
+    mapping: AddressSpace,
+    dst: number,
+    src: number,
+    mode: MigrateMode,
+  ): Process<KResult>;
+  /** ->launder_folio: write a dirty folio before invalidation (invalidate_inode_pages2). */
+  launderFolio?(mm: Mm, mapping: AddressSpace, folio: number): Process<number>;
+  /** vm_ops->page_mkwrite for mmap writes (kept here: one table per filesystem). */
+  pageMkwrite?(mm: Mm, mapping: AddressSpace, folio: number): Process<KResult>;
+}
+
+/** Options of an {@link AddressSpace}. */
+export interface AddressSpaceOptions {
+  /** Name for reports ("fuse inode 2"). */
+  name: string;
+  /** Inode number. */
+  ino?: number;
+  /** The operations table. */
+  aops?: AddressSpaceOperations;
+  /** mapping_set_folio_min_order (AS_FOLIO_ORDER_MIN), default 0. */
+  minOrder?: number;
+  /** mapping_set_folio_order_range max (AS_FOLIO_ORDER_MAX), default 0 (no large folios). */
+  maxOrder?: number;
+  /**
+   * AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM (v6.16; earlier series names AS_NO_WRITEBACK_RECLAIM,
+   * AS_WRITEBACK_MAY_BLOCK, AS_WRITEBACK_INDETERMINATE): reclaim must not wait on writeback.
+   */
+  writebackMayDeadlockOnReclaim?: boolean;
+  /** AS_UNEVICTABLE. */
+  unevictable?: boolean;
+  /** AS_RELEASE_ALWAYS: call ->release_folio even without PG_private. */
+  releaseAlways?: boolean;
+  /** Filesystem-private per-inode data (FUSE's `fuse_inode`, …). */
+  host?: unknown;
+}
+
+/**
+ * An address space: one file's page cache.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, folioAlloc, filemapAddFolio, filemapGetEntry } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 256 } });
+ * const mapping = AddressSpace.create(mm, { name: "file", maxOrder: 2 });
+ * const folio = folioAlloc(mm, 2);
+ * filemapAddFolio(mm, mapping, folio, 4);
+ * if (filemapGetEntry(mapping, 6) !== folio) throw new Error("index 6 is inside the folio");
+ * if (mm.mem.refcount[folio] !== 5) throw new Error("1 + 4 page-cache references");
+ * ```
+ */
+export class AddressSpace {
+  /** Id in `mm.mappings` (the value stored in `mem.mapping[pfn]`). */
+  readonly id: number;
+  /** Name for reports. */
+  readonly name: string;
+  /** Inode number. */
+  readonly ino: number;
+  /** i_pages: index → head pfn. */
+  readonly pages = new XArray();
+  /** nrpages: pages (not folios) in the cache. */
+  nrpages = 0;
+  /** The operations table. */
+  aops: AddressSpaceOperations;
+  /** AS_FOLIO_ORDER_MIN. */
+  minOrder: number;
+  /** AS_FOLIO_ORDER_MAX. */
+  maxOrder: number;
+  /** AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM. */
+  writebackMayDeadlockOnReclaim: boolean;
+  /** AS_UNEVICTABLE. */
+  unevictable: boolean;
+  /** AS_RELEASE_ALWAYS. */
+  releaseAlways: boolean;
+  /** AS_EIO / AS_ENOSPC: the last writeback error (mapping_set_error). */
+  wbErr: "EIO" | "ENOSPC" | null = null;
+  /** Filesystem-private per-inode data. */
+  host: unknown;
+  /** Storage contents per index (content tags); absent = a hole (zeroes, tag 0). */
+  readonly backing = new Map<number, number>();
+  /** Latest version written by anyone per index (write(2), mmap store, device). */
+  readonly latest = new Map<number, number>();
+
+  private constructor(id: number, o: AddressSpaceOptions) {
+    this.id = id;
+    this.name = o.name;
+    this.ino = o.ino ?? id;
+    this.aops = o.aops ?? {};
+    this.minOrder = o.minOrder ?? 0;
+    this.maxOrder = Math.max(o.maxOrder ?? 0, this.minOrder);
+    this.writebackMayDeadlockOnReclaim = o.writebackMayDeadlockOnReclaim ?? false;
+    this.unevictable = o.unevictable ?? false;
+    this.releaseAlways = o.releaseAlways ?? false;
+    this.host = o.host;
+  }
+
+  /** Create and register an address space in `mm`. */
+  static create(mm: Mm, options: AddressSpaceOptions): AddressSpace {
+    return mm.registerMapping((id) => new AddressSpace(id, options)) as AddressSpace;
+  }
+
+  /** The address space a folio belongs to, or undefined (folio->mapping). */
+  static of(mm: Mm, folio: number): AddressSpace | undefined {
+    return mm.mappings[mm.mem.mapping[folio]!] as AddressSpace | undefined;
+  }
+}
+
+/** Tag of a new version of a page's contents (unique per Mm). */
+export function newContentTag(mm: Mm): number {
+  return ++mm.contentTag;
+}
+
+/**
+ * filemap_get_entry: the head pfn cached at `index`, or -1.
+ */
+export function filemapGetEntry(mapping: AddressSpace, index: number): number {
+  return mapping.pages.load(index);
+}
+
+/**
+ * __filemap_add_folio + folio_add_lru: insert a locked folio at `index` (aligned to its
+ * order), set folio->mapping/index, take one reference per page, add it to the LRU. Returns
+ * -EEXIST as `EBUSY` if any index is occupied, `EINVAL` if the order is outside the mapping's
+ * range or misaligned.
+ */
+export function filemapAddFolio(
+  mm: Mm,
+  mapping: AddressSpace,
+  folio: number,
+  index: number,
+): KResult {
+  const mem = mm.mem;
+  const order = mem.order[folio]!;
+  const nr = 1 << order;
+  if (order < mapping.minOrder || (order > mapping.maxOrder && order > 0)) {
+    return { ok: false, errno: "EINVAL" };
+  }
+  if ((index & (nr - 1)) !== 0) return { ok: false, errno: "EINVAL" };
+  for (let i = index; i < index + nr; i++) {
+    if (mapping.pages.load(i) !== -1) return { ok: false, errno: "EBUSY" };
+  }
+  folioRefAdd(mm, folio, nr);
+  mem.mapping[folio] = mapping.id;
+  mem.index[folio] = index;
+  for (let i = index; i < index + nr; i++) mapping.pages.store(i, folio);
+  mapping.nrpages += nr;
+  mm.vmstat.inc("nr_file_pages", nr);
+  if (!mem.testFlag(folio, PG.lru)) folioAddLru(mm.lruvec, folio);
+  mm.env.emit("mm_filemap_add_to_page_cache", folio, null, { mapping: mapping.name, index });
+  return { ok: true, value: undefined };
+}
+
+/**
+ * filemap_remove_folio / __filemap_remove_folio + filemap_free_folio: take a locked folio out
+ * of the page cache, clear folio->mapping, drop the page cache's references. The caller still
+ * holds its own reference.
+ */
+export function filemapRemoveFolio(mm: Mm, folio: number): void {
+  const mem = mm.mem;
+  const mapping = AddressSpace.of(mm, folio);
+  if (!mapping) throw new Error(`filemap_remove_folio: ${mm.describeFolio(folio)} has no mapping`);
+  const nr = 1 << mem.order[folio]!;
+  const index = mem.index[folio]!;
+  for (let i = index; i < index + nr; i++) {
+    if (mapping.pages.load(i) === folio) mapping.pages.erase(i);
+  }
+  mapping.nrpages -= nr;
+  mm.vmstat.dec("nr_file_pages", nr);
+  if (mem.testFlag(folio, PG.dirty)) {
+    // folio_account_cleaned(): a dirty folio removed without writeback.
+    mem.clearFlag(folio, PG.dirty);
+    mm.vmstat.dec("nr_dirty", nr);
+  }
+  mem.mapping[folio] = 0;
+  mm.env.emit("mm_filemap_delete_from_page_cache", folio, null, {
+    mapping: mapping.name,
+    index,
+  });
+  folioPutRefs(mm, folio, nr);
+}
+
+/**
+ * Replace the cache entry of `old` by `folio` (the xarray part of replace_page_cache_folio /
+ * folio_migrate_mapping): `folio` takes over mapping and index. Reference counts are the
+ * caller's business (migration freezes and moves them; see migrate.ts).
+ */
+export function filemapReplaceEntry(mm: Mm, old: number, folio: number): void {
+  const mem = mm.mem;
+  const mapping = AddressSpace.of(mm, old);
+  if (!mapping) throw new Error(`replace entry: ${mm.describeFolio(old)} has no mapping`);
+  const nr = 1 << mem.order[old]!;
+  const index = mem.index[old]!;
+  mem.mapping[folio] = mapping.id;
+  mem.index[folio] = index;
+  for (let i = index; i < index + nr; i++) mapping.pages.store(i, folio);
+  mem.mapping[old] = 0;
+}
