@@ -40,7 +40,9 @@ export interface BuddyViolation {
  * - `stray-buddy`: PG.buddy is set only on list heads;
  * - `free-frame-state`: frames of free blocks have refcount, mapcount, mapping 0, no head
  *   pointer and no flags besides PG.buddy on the head;
- * - `unmerged-buddies`: no two free buddies that `__free_one_page` would have merged.
+ * - `unmerged-buddies`: no two free buddies that `__free_one_page` would have merged (at and
+ *   above pageblock_order, buddies next to an isolated pageblock may stay apart, as in the
+ *   kernel).
  *
  * Cost: one pass over the zone's frames plus the lists.
  *
@@ -179,8 +181,13 @@ export function checkBuddy(zone: Zone, limit = 100): BuddyViolation[] {
         ) {
           const mt = mem.pageblockMigratetype[pfn >>> pb]!;
           const bmt = mem.pageblockMigratetype[buddy >>> pb]!;
-          const mergeable = order < pb || mt === bmt ||
-            (migratetypeIsMergeable(mt) && migratetypeIsMergeable(bmt));
+          // Moving free pages into or out of MIGRATE_ISOLATE does not merge them: buddies of
+          // at least pageblock_order may stay apart while either side is isolated
+          // (unset_migratetype_isolate() merges them when the isolation ends).
+          const isolated = mt === MIGRATE.ISOLATE || bmt === MIGRATE.ISOLATE;
+          const mergeable = order < pb ||
+            (!isolated &&
+              (mt === bmt || (migratetypeIsMergeable(mt) && migratetypeIsMergeable(bmt))));
           if (mergeable && pfn < buddy) {
             add(
               "unmerged-buddies",
