@@ -34,6 +34,7 @@ export * from "./lib/sim/pct.ts";
 export * from "./lib/sim/replay.ts";
 export * from "./lib/sim/exhaustive.ts";
 export * from "./lib/sim/explore.ts";
+export * from "./lib/sim/latency.ts";
 
 // --- memory-management model (lib/mm) ---
 export * from "./lib/mm/memory.ts";
