@@ -67,3 +67,4 @@ export * from "./lib/plot/document.ts";
 export * from "./lib/plot/display.ts";
 export * from "./lib/plot/table.ts";
 export * from "./lib/plot/memory_map.ts";
+export * from "./lib/plot/timeline.ts";

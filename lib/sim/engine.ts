@@ -401,7 +401,7 @@ export class Engine {
     t.blockedOn = null;
     t.resume = value;
     this.#ready.push(t);
-    this.trace?.emit(this.nowNs, this.current?.id ?? -1, "sched_wakeup", t.name, null, null);
+    this.trace?.emit(this.nowNs, this.current?.id ?? -1, "sched_wakeup", t.toString(), t.id, null);
   }
 
   // ---------------------------------------------------------------- checks
