@@ -85,6 +85,17 @@ export const LruvecConfig = z.object({
 /** Parsed `LruvecConfig`. */
 export type LruvecConfig = z.infer<typeof LruvecConfig>;
 
+/** Input of `LruvecConfig` (what the `Lruvec` constructor accepts). */
+export interface LruvecOptions {
+  /** How `shrink_active_list` models `folio_referenced()` (default `"no_ptes"`). */
+  folioReferenced?: "no_ptes" | "pg_referenced";
+}
+// LruvecOptions must stay the schema's input type.
+const _optionsMatch: z.input<typeof LruvecConfig> extends LruvecOptions
+  ? (LruvecOptions extends z.input<typeof LruvecConfig> ? true : never)
+  : never = true;
+void _optionsMatch;
+
 /**
  * A list head over frames (`struct list_head`, e.g. vmscan's private `l_hold`): `first` is
  * `head->next` (most recently added), `last` is `head->prev` (`lru_to_folio()`, the oldest).
@@ -253,7 +264,7 @@ export class Lruvec {
   readonly pageShift: number;
 
   /** Empty lists over `mem`'s frames. */
-  constructor(mem: PhysMem, config: z.input<typeof LruvecConfig> = {}) {
+  constructor(mem: PhysMem, config: LruvecOptions = {}) {
     this.mem = mem;
     this.config = LruvecConfig.parse(config);
     this.lists = Array.from({ length: NR_LRU_LISTS }, () => new FolioList(mem));

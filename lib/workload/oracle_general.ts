@@ -91,30 +91,47 @@ function nextVtime(lo: number, hiSigned: number): number {
   return hiSigned * TWO32 + lo;
 }
 
+/** Which fields a reader decodes: every field, or only `obj_id` (faster, for replay). */
+export type OracleGeneralFields = "all" | "objId";
+
 /**
  * Decode `n` whole records of `bytes` starting at byte `pos` into `out` at `out.length`.
  * Uses an aligned Uint32Array view on little-endian hosts, a DataView otherwise.
  */
-function decodeRecords(bytes: Uint8Array, pos: number, n: number, out: OracleGeneralBatch): void {
+function decodeRecords(
+  bytes: Uint8Array,
+  pos: number,
+  n: number,
+  out: OracleGeneralBatch,
+  fields: OracleGeneralFields = "all",
+): void {
   let j = out.length;
   const ct = out.clockTime, lo = out.objIdLo, hi = out.objIdHi, sz = out.objSize;
   const nv = out.nextAccessVtime;
   const off = bytes.byteOffset + pos;
   if (LITTLE_ENDIAN && (off & 3) === 0) {
     const w = new Uint32Array(bytes.buffer, off, n * 6);
-    for (let i = 0, k = 0; i < n; i++, k += 6, j++) {
-      ct[j] = w[k]!;
-      lo[j] = w[k + 1]!;
-      hi[j] = w[k + 2]!;
-      sz[j] = w[k + 3]!;
-      nv[j] = nextVtime(w[k + 4]!, w[k + 5]! | 0);
+    if (fields === "objId") {
+      for (let k = 0, end = n * 6; k < end; k += 6, j++) {
+        lo[j] = w[k + 1]!;
+        hi[j] = w[k + 2]!;
+      }
+    } else {
+      for (let k = 0, end = n * 6; k < end; k += 6, j++) {
+        ct[j] = w[k]!;
+        lo[j] = w[k + 1]!;
+        hi[j] = w[k + 2]!;
+        sz[j] = w[k + 3]!;
+        nv[j] = nextVtime(w[k + 4]!, w[k + 5]! | 0);
+      }
     }
   } else {
     const dv = new DataView(bytes.buffer, off, n * ORACLE_GENERAL_RECORD_BYTES);
     for (let i = 0, b = 0; i < n; i++, b += 24, j++) {
-      ct[j] = dv.getUint32(b, true);
       lo[j] = dv.getUint32(b + 4, true);
       hi[j] = dv.getUint32(b + 8, true);
+      if (fields === "objId") continue;
+      ct[j] = dv.getUint32(b, true);
       sz[j] = dv.getUint32(b + 12, true);
       nv[j] = nextVtime(dv.getUint32(b + 16, true), dv.getInt32(b + 20, true));
     }
@@ -160,7 +177,9 @@ async function* chunksOf(source: TraceSource): AsyncGenerator<Uint8Array> {
 /**
  * Stream an oracleGeneral trace as batches of up to `batchRecords` records, handling records
  * split across chunks. The same batch object is yielded each time: read it before the next
- * iteration. Throws on a trailing partial record.
+ * iteration. With `fields: "objId"` only `objIdLo`/`objIdHi` are filled (the other arrays keep
+ * stale values). Each chunk is decoded before the next is pulled, so a source may refill one
+ * buffer. Throws on a trailing partial record.
  *
  * @example
  * ```ts
@@ -177,6 +196,7 @@ async function* chunksOf(source: TraceSource): AsyncGenerator<Uint8Array> {
 export async function* readOracleGeneral(
   source: TraceSource,
   batchRecords = 65_536,
+  fields: OracleGeneralFields = "all",
 ): AsyncGenerator<OracleGeneralBatch> {
   const out = new OracleGeneralBatch(batchRecords);
   const carry = new Uint8Array(ORACLE_GENERAL_RECORD_BYTES);
@@ -189,7 +209,7 @@ export async function* readOracleGeneral(
       carryLen += take;
       pos = take;
       if (carryLen < ORACLE_GENERAL_RECORD_BYTES) continue;
-      decodeRecords(carry, 0, 1, out);
+      decodeRecords(carry, 0, 1, out, fields);
       carryLen = 0;
       if (out.length === batchRecords) {
         yield out;
@@ -200,7 +220,7 @@ export async function* readOracleGeneral(
       const whole = Math.floor((chunk.length - pos) / ORACLE_GENERAL_RECORD_BYTES);
       const n = Math.min(whole, batchRecords - out.length);
       if (n === 0) break;
-      decodeRecords(chunk, pos, n, out);
+      decodeRecords(chunk, pos, n, out, fields);
       pos += n * ORACLE_GENERAL_RECORD_BYTES;
       if (out.length === batchRecords) {
         yield out;

@@ -78,6 +78,33 @@ export const ReplayConfig = z.object({
 /** Parsed `ReplayConfig`. */
 export type ReplayConfig = z.infer<typeof ReplayConfig>;
 
+/** Input of `ReplayConfig` (what `PageCacheReplay` and the replay functions accept). */
+export interface ReplayOptions {
+  /** Page-cache size in base pages. */
+  capacityPages: number;
+  /** Reclaim policy (default `"lru"`). */
+  policy?: "lru" | "active_inactive";
+  /** Pages freed per reclaim. */
+  reclaimBatch?: number;
+  /** How `shrink_active_list` models `folio_referenced()` (default `"no_ptes"`). */
+  folioReferenced?: "no_ptes" | "pg_referenced";
+}
+// ReplayOptions must stay the schema's input type.
+const _optionsMatch: z.input<typeof ReplayConfig> extends ReplayOptions
+  ? (ReplayOptions extends z.input<typeof ReplayConfig> ? true : never)
+  : never = true;
+void _optionsMatch;
+
+/** The lookups a replay's page-cache index offers (page index → pfn). */
+export interface PageCacheIndex {
+  /** The pfn cached at `index`, or -1. */
+  load(index: number): number;
+  /** Number of cached pages of the mapping. */
+  readonly size: number;
+  /** Visit every (index, pfn) in a deterministic order. */
+  forEach(cb: (index: number, pfn: number) => void): void;
+}
+
 /** Counters of a replay. */
 export interface ReplayStats {
   /** Requests replayed. */
@@ -134,7 +161,7 @@ export class PageCacheReplay {
   private readonly inodeMapping = new Map<number, number>();
 
   /** A cold cache: every frame free. */
-  constructor(config: z.input<typeof ReplayConfig>) {
+  constructor(config: ReplayOptions) {
     const c = ReplayConfig.parse(config);
     this.config = c;
     const n = c.capacityPages;
@@ -170,7 +197,12 @@ export class PageCacheReplay {
   }
 
   /** The index of mapping `mapping` (created on first use; ids from 1). */
-  mappingIndex(mapping: number): XArray {
+  mappingIndex(mapping: number): PageCacheIndex {
+    return this.xarrayOf(mapping);
+  }
+
+  /** The XArray of `mapping`, created on first use. */
+  private xarrayOf(mapping: number): XArray {
     let xa = this.xas[mapping];
     if (xa === undefined) {
       if (mapping < 1 || !Number.isInteger(mapping)) {
@@ -184,7 +216,7 @@ export class PageCacheReplay {
 
   /** One request for page `index` of `mapping`; returns true on a hit. */
   access(mapping: number, index: number): boolean {
-    const xa = this.mappingIndex(mapping);
+    const xa = this.xarrayOf(mapping);
     const pfn = xa.load(index);
     this.requests++;
     if (pfn >= 0) {
@@ -199,7 +231,7 @@ export class PageCacheReplay {
 
   /** Replay page indices `ids[start..end)` of mapping 1. */
   accessIds(ids: Uint32Array, start = 0, end: number = ids.length): void {
-    const xa = this.mappingIndex(1);
+    const xa = this.xarrayOf(1);
     const lru = this.pureLru;
     let hits = 0;
     if (lru !== null) {
@@ -259,6 +291,7 @@ export class PageCacheReplay {
     }
   }
 
+  /** A hit: the policy's access. */
   private touch(pfn: number): void {
     if (this.pureLru !== null) this.pureLru.access(pfn);
     else folioMarkAccessed(this.lruvec!, pfn);
@@ -299,6 +332,7 @@ export class PageCacheReplay {
     this.evictions++;
   }
 
+  /** Free `reclaimBatch` frames through the policy. */
   private reclaim(): void {
     if (this.pureLru !== null) {
       const lru = this.pureLru;
@@ -357,10 +391,10 @@ export class PageCacheReplay {
  */
 export async function replayOracleGeneral(
   source: TraceSource,
-  config: z.input<typeof ReplayConfig>,
+  config: ReplayOptions,
 ): Promise<ReplayStats> {
   const r = new PageCacheReplay(config);
-  for await (const batch of readOracleGeneral(source)) r.accessOracleBatch(batch);
+  for await (const batch of readOracleGeneral(source, 65_536, "objId")) r.accessOracleBatch(batch);
   return r.stats();
 }
 
@@ -376,7 +410,7 @@ export async function replayOracleGeneral(
  */
 export async function replayCsvTrace(
   source: TraceSource | string,
-  config: z.input<typeof ReplayConfig>,
+  config: ReplayOptions,
 ): Promise<ReplayStats> {
   const r = new PageCacheReplay(config);
   for await (const batch of readCsvTrace(source)) r.accessCsvBatch(batch);

@@ -75,6 +75,22 @@ Deno.test("readOracleGeneral round-trips records split anywhere across chunks", 
       { numRuns: 200 },
     );
   });
+  await t.step('fields "objId" decodes only the ids, aligned or not', async () => {
+    const recs = [
+      { clockTime: 9, objId: 2 ** 35 + 1, objSize: 1, next: -1 },
+      { clockTime: 8, objId: 3, objSize: 2, next: 5 },
+    ];
+    const bytes = encodeOracleGeneral(toBatch(recs));
+    for (const misalign of [false, true]) {
+      const ids: number[] = [];
+      const stream = ReadableStream.from(split(bytes, [7, 30], misalign));
+      for await (const b of readOracleGeneral(stream, 4, "objId")) {
+        for (let i = 0; i < b.length; i++) ids.push(b.objId(i));
+        assert.deepEqual([...b.clockTime.subarray(0, b.length)], [0, 0], "not decoded");
+      }
+      assert.deepEqual(ids, [2 ** 35 + 1, 3]);
+    }
+  });
   await t.step("parseOracleGeneral decodes a whole buffer", () => {
     const recs = [{ clockTime: 1, objId: 2 ** 33 + 5, objSize: 4096, next: 2 }];
     const b = parseOracleGeneral(encodeOracleGeneral(toBatch(recs)));
