@@ -165,7 +165,11 @@ export function swimLanes(trace: Trace, options: SwimLaneOptions = {}): Figure {
     width: options.width ?? 760,
     height: 60 + 36 * Math.max(1, lanes.length),
     marginLeft: 150,
-    x: { label: x === "time" ? "virtual time (ns)" : "trace order (event #)", grid: true },
+    x: {
+      label: x === "time" ? "virtual time (ns)" : "trace order (event #)",
+      grid: true,
+      domain: [0, Math.max(1, data.end)],
+    },
     y: { domain: lanes, label: null },
     color: { legend: true, type: "categorical" },
     marks: [
@@ -262,11 +266,19 @@ export function waitForFigure(report: WaitReport, title?: string): Figure {
         r: 7,
         fill: (d: { task: boolean }) => (d.task ? "#1f77b4" : "#ff7f0e"),
       }),
-      Plot.text(pts, {
+      Plot.text(pts.filter((p) => p.y <= 0.01), {
         x: "x",
         y: "y",
         text: "name",
         dy: -14,
+        fontSize: 11,
+        lineWidth: 18,
+      }),
+      Plot.text(pts.filter((p) => p.y > 0.01), {
+        x: "x",
+        y: "y",
+        text: "name",
+        dy: 16,
         fontSize: 11,
         lineWidth: 18,
       }),
