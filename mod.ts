@@ -48,6 +48,7 @@ export * from "./lib/mm/address_space.ts";
 export * from "./lib/mm/buddy_check.ts";
 export * from "./lib/mm/page_isolation.ts";
 export * from "./lib/mm/fragment.ts";
+export * from "./lib/mm/page_alloc.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 
