@@ -35,6 +35,7 @@ export * from "./lib/sim/replay.ts";
 export * from "./lib/sim/exhaustive.ts";
 export * from "./lib/sim/explore.ts";
 export * from "./lib/sim/latency.ts";
+export * from "./lib/config.ts";
 
 // --- memory-management model (lib/mm) ---
 export * from "./lib/mm/memory.ts";

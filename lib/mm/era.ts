@@ -10,20 +10,75 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 
 /**
  * The era switches. Each doc names the commit and the first version that behaves as `true`.
  *
  * @example
  * ```ts
- * import { KernelEra, kernelEra } from "@mmsim/mmsim";
+ * import { KernelEra, KernelEraOverrides, kernelEra } from "@mmsim/mmsim";
  * const e = KernelEra.parse(kernelEra("6.12"));
  * if (e.endWritebackTakesRef !== true) throw new Error("6.12 has 073861ed77b6");
- * const bad = KernelEra.partial().safeParse({ version: "six" });
+ * const bad = KernelEraOverrides.safeParse({ version: "six" });
  * if (bad.success || !bad.error.issues[0]!.path.includes("version")) throw new Error("names the field");
  * ```
  */
-export const KernelEra = z.object({
+export interface KernelEra {
+  /** The kernel version this era describes, "major.minor". */
+  version: string;
+  /**
+   * folio_end_writeback() takes a folio reference around clear + wake: 073861ed77b6 "mm: fix
+   * VM_BUG_ON(PageTail) and BUG_ON(PageWriteback)" (Hugh Dickins), v5.10 (stable 5.8+).
+   */
+  endWritebackTakesRef: boolean;
+  /**
+   * folio_wait_writeback() loops while PG_writeback is set: c2407cf7d22d "mm: make
+   * wait_on_page_writeback() wait for multiple pending writebacks" (Linus), v5.11 [U].
+   */
+  waitWritebackLoops: boolean;
+  /**
+   * PG_private_2 (PG_fscache) is paired with a folio reference: "mm: Add an unlock function
+   * for PG_private_2/PG_fscache" (David Howells), v5.13.
+   */
+  private2TakesRef: boolean;
+  /**
+   * Migration counts PG_private_2 in the expected references (page_has_private() included
+   * it); Hugh Dickins (Sep 2025) notes migration stopped counting it around v6.0 [U].
+   */
+  migrateCountsPrivate2: boolean;
+  /**
+   * FUSE writeback copies into temporary pages and ends writeback at once; false after
+   * 0c58a97f919c "fuse: remove tmp folio for writebacks and internal rb tree", v6.16 [U].
+   */
+  fuseTempPages: boolean;
+  /**
+   * Reclaim never waits on writeback of mappings flagged
+   * AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM: 0c4f8ed498ce "mm: skip folio reclaim in legacy
+   * memcg contexts for deadlockable mappings", v6.16 [U].
+   */
+  reclaimSkipsMayDeadlock: boolean;
+  /**
+   * fallback_migrate_folio() refuses dirty folios (-EBUSY) instead of writing them out in
+   * MIGRATE_SYNC: "migrate: Remove call to ->writepage" (Matthew Wilcox), v6.16 [U].
+   */
+  fallbackMigrateRefusesDirty: boolean;
+  /**
+   * Non-uniform ("buddy-like") folio_split(): Zi Yan, merged for v6.15.
+   */
+  nonUniformSplit: boolean;
+  /**
+   * A split below the mapping's minimum folio order fails (-EINVAL) instead of silently
+   * raising the target order: "mm/huge_memory: do not change split_huge_page*() target order
+   * silently" (Zi Yan, late 2025), v6.19 [U]. Min-order mappings exist since v6.12.
+   */
+  splitBelowMinOrderFails: boolean;
+  /** Minimum-order page-cache folios (large block sizes), v6.12. */
+  minOrderMappings: boolean;
+}
+
+const kernelEraSchema = z.object({
   /** The kernel version this era describes, "major.minor". */
   version: z.string().regex(/^\d+\.\d+$/, "version must look like 6.12"),
   /**
@@ -75,9 +130,18 @@ export const KernelEra = z.object({
   /** Minimum-order page-cache folios (large block sizes), v6.12. */
   minOrderMappings: z.boolean(),
 });
+const _eraTypes: Same<z.output<typeof kernelEraSchema>, KernelEra> = true;
+void _eraTypes;
 
-/** Parsed era switches. */
-export type KernelEra = z.infer<typeof KernelEra>;
+/** Schema of complete era switch sets (see {@link kernelEra} to build one from a version). */
+export const KernelEra: ConfigSchema<KernelEra, KernelEra> = defineConfig("KernelEra", kernelEraSchema);
+
+/** Schema of era overrides (any subset of the switches). */
+export const KernelEraOverrides: ConfigSchema<Partial<KernelEra>, Partial<KernelEra>> = defineConfig(
+  "KernelEraOverrides",
+  kernelEraSchema.partial(),
+);
+
 
 function ver(v: string): number {
   const m = /^(\d+)\.(\d+)$/.exec(v);
@@ -101,7 +165,7 @@ function ver(v: string): number {
 export function kernelEra(version: string, overrides: Partial<KernelEra> = {}): KernelEra {
   const v = ver(version);
   const since = (s: string) => v >= ver(s);
-  return KernelEra.parse({
+  return kernelEraSchema.parse({
     version,
     endWritebackTakesRef: since("5.10"),
     waitWritebackLoops: since("5.11"),

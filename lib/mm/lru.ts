@@ -25,6 +25,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import { NIL, PG, type PhysMem } from "./memory.ts";
 
 /** `LRU_BASE` (include/linux/mmzone.h). */
@@ -68,8 +70,8 @@ export type LruList = 0 | 1 | 2 | 3 | 4;
  * if (LruvecConfig.parse({}).folioReferenced !== "no_ptes") throw new Error("default");
  * ```
  */
-export const LruvecConfig = z.object({
-  /**
+export interface LruvecConfig {
+/**
    * What `folio_referenced()` (mm/rmap.c) returns in `shrink_active_list`. The kernel counts
    * young PTEs of the folio's mappings; this model has no page tables.
    * - `"no_ptes"`: it returns 0, exactly what the kernel computes for a folio that is not
@@ -80,21 +82,26 @@ export const LruvecConfig = z.object({
    *   a referenced folio back to the active list as the kernel does only for VM_EXEC file
    *   folios. // Divergence: an approximation, for comparing with older second-chance policies.
    */
-  folioReferenced: z.enum(["no_ptes", "pg_referenced"]).default("no_ptes"),
-});
-/** Parsed `LruvecConfig`. */
-export type LruvecConfig = z.infer<typeof LruvecConfig>;
+  folioReferenced: "no_ptes" | "pg_referenced";
+}
 
 /** Input of `LruvecConfig` (what the `Lruvec` constructor accepts). */
 export interface LruvecOptions {
   /** How `shrink_active_list` models `folio_referenced()` (default `"no_ptes"`). */
   folioReferenced?: "no_ptes" | "pg_referenced";
 }
-// LruvecOptions must stay the schema's input type.
-const _optionsMatch: z.input<typeof LruvecConfig> extends LruvecOptions
-  ? (LruvecOptions extends z.input<typeof LruvecConfig> ? true : never)
-  : never = true;
-void _optionsMatch;
+
+const lruvecSchema = z.object({
+  folioReferenced: z.enum(["no_ptes", "pg_referenced"]).default("no_ptes"),
+});
+const _lruvecTypes: Same<z.output<typeof lruvecSchema>, LruvecConfig> = true;
+void _lruvecTypes;
+
+/** The {@link LruvecConfig} schema. */
+export const LruvecConfig: ConfigSchema<LruvecConfig, LruvecOptions> = defineConfig(
+  "LruvecConfig",
+  lruvecSchema,
+);
 
 /**
  * A list head over frames (`struct list_head`, e.g. vmscan's private `l_hold`): `first` is

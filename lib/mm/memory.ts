@@ -19,6 +19,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 
 /**
  * Page flag bit numbers, named as in include/linux/page-flags.h `enum pageflags` (v6.12).
@@ -89,7 +91,7 @@ export type MigrateType = keyof typeof MIGRATE;
 export const MIGRATE_TYPES = 6;
 
 /**
- * Configuration of physical memory. Defaults describe a small x86-64 machine.
+ * Configuration of physical memory (parsed: defaults filled in).
  *
  * @example
  * ```ts
@@ -98,22 +100,37 @@ export const MIGRATE_TYPES = 6;
  * if (cfg.pageSizeBytes !== 4096) throw new Error("default base page is 4 KiB");
  * ```
  */
-export const PhysMemConfig = z.object({
-  /** Number of base-page frames. */
-  nrFrames: z.number().int().positive().max(2 ** 26).default(262_144),
+export interface PhysMemConfig {
+  /** Number of base-page frames (default 262,144 = 1 GiB of 4 KiB pages). */
+  nrFrames: number;
   /** Base page size: 4 KiB (x86-64, arm64 4K), 16 KiB or 64 KiB (arm64 granules). */
-  pageSizeBytes: z.union([z.literal(4096), z.literal(16384), z.literal(65536)]).default(4096),
+  pageSizeBytes: 4096 | 16384 | 65536;
   /**
    * Highest buddy order (MAX_PAGE_ORDER; MAX_ORDER-1 before v6.8). Defaults per base page:
    * 10 for 4 KiB; arm64 uses 11 for 16 KiB and 13 for 64 KiB (ARCH_FORCE_MAX_ORDER).
    */
-  maxOrder: z.number().int().min(0).max(20).optional(),
+  maxOrder?: number;
   /** pageblock_order: defaults to the PMD order (9 for 4 KiB, 11 for 16 KiB, 13 for 64 KiB). */
+  pageblockOrder?: number;
+}
+
+/** Input of {@link PhysMemConfig}: every field optional. */
+export type PhysMemConfigInput = Partial<PhysMemConfig>;
+
+const physMemSchema = z.object({
+  nrFrames: z.number().int().positive().max(2 ** 26).default(262_144),
+  pageSizeBytes: z.union([z.literal(4096), z.literal(16384), z.literal(65536)]).default(4096),
+  maxOrder: z.number().int().min(0).max(20).optional(),
   pageblockOrder: z.number().int().min(0).max(20).optional(),
 });
+const _physMemTypes: Same<z.output<typeof physMemSchema>, PhysMemConfig> = true;
+void _physMemTypes;
 
-/** Parsed physical memory configuration. */
-export type PhysMemConfig = z.infer<typeof PhysMemConfig>;
+/** The {@link PhysMemConfig} schema. */
+export const PhysMemConfig: ConfigSchema<PhysMemConfig, PhysMemConfigInput> = defineConfig(
+  "PhysMemConfig",
+  physMemSchema,
+);
 
 /**
  * PMD order for a base page size: log2(entries per page-table page), i.e. 9 for 4 KiB pages
@@ -131,9 +148,9 @@ export function pmdOrder(pageSizeBytes: number): number {
 }
 
 /** Value of `mapping[pfn]` for a frame with no mapping. */
-export const NO_MAPPING = 0;
+export const NO_MAPPING: number = 0;
 /** Value of `next`/`prev`/`head` meaning "none". */
-export const NIL = -1;
+export const NIL: number = -1;
 
 /**
  * Page frames as struct-of-arrays. Each array is indexed by pfn. Folio-wide fields live on the
@@ -195,7 +212,7 @@ export class PhysMem {
   readonly pageblockMigratetype: Uint8Array;
 
   /** Allocate the arrays for `config.nrFrames` frames. */
-  constructor(config: z.input<typeof PhysMemConfig> = {}) {
+  constructor(config: PhysMemConfigInput = {}) {
     const c = PhysMemConfig.parse(config);
     const pmd = pmdOrder(c.pageSizeBytes);
     const maxOrder = c.maxOrder ?? (c.pageSizeBytes === 4096 ? 10 : pmd);

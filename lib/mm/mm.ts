@@ -21,9 +21,11 @@ import type { Engine, Task } from "../sim/engine.ts";
 import type { WaitTarget } from "../sim/wait_queue.ts";
 import { WaitTable } from "../sim/wait_table.ts";
 import { Zone, ZoneConfig } from "./buddy.ts";
-import { KernelEra, kernelEra } from "./era.ts";
-import { Lruvec, LruvecConfig } from "./lru.ts";
-import { PG, PhysMem, PhysMemConfig } from "./memory.ts";
+import { type KernelEra, kernelEra, KernelEraOverrides } from "./era.ts";
+import { Lruvec, LruvecConfig, type LruvecOptions } from "./lru.ts";
+import { PG, PhysMem, PhysMemConfig, type PhysMemConfigInput } from "./memory.ts";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, nested } from "../_config.ts";
 import { VmStat } from "./vmstat.ts";
 
 /**
@@ -36,23 +38,51 @@ import { VmStat } from "./vmstat.ts";
  * if (c.waitTableBits !== 8) throw new Error("PAGE_WAIT_TABLE_BITS");
  * ```
  */
-export const MmConfig = z.object({
-  /** Physical memory (frames, base page size). */
-  memory: PhysMemConfig.prefault({ nrFrames: 16384 }),
+export interface MmConfig {
+  /** Physical memory (frames, base page size); default 16,384 frames. */
+  memory: PhysMemConfig;
   /** The zone over all frames (watermarks, CMA ranges). */
-  zone: ZoneConfig.prefault({}),
-  /** LRU configuration (swappiness …). */
-  lru: LruvecConfig.prefault({}),
-  /** Kernel version the scenario runs as ("major.minor"). */
-  version: z.string().regex(/^\d+\.\d+$/, "version must look like 6.12").default("6.12"),
+  zone: ZoneConfig;
+  /** LRU configuration. */
+  lru: LruvecConfig;
+  /** Kernel version the scenario runs as ("major.minor"), default "6.12". */
+  version: string;
   /** Era switches overriding those of `version` ("what if"). */
-  era: KernelEra.partial().default({}),
+  era: Partial<KernelEra>;
   /** log2 of the folio wait table size (PAGE_WAIT_TABLE_BITS = 8 in mm/filemap.c). */
+  waitTableBits: number;
+}
+
+/** Input of {@link MmConfig}: every field optional. */
+export interface MmConfigInput {
+  /** Physical memory. */
+  memory?: PhysMemConfigInput;
+  /** The zone. */
+  zone?: z.input<typeof ZoneConfig>;
+  /** LRU configuration. */
+  lru?: LruvecOptions;
+  /** Kernel version ("major.minor"). */
+  version?: string;
+  /** Era overrides. */
+  era?: Partial<KernelEra>;
+  /** log2 of the folio wait table size. */
+  waitTableBits?: number;
+}
+
+const mmSchema = z.object({
+  memory: nested(PhysMemConfig, { nrFrames: 16384 }),
+  zone: ZoneConfig.prefault({}),
+  lru: nested(LruvecConfig),
+  version: z.string().regex(/^\d+\.\d+$/, "version must look like 6.12").default("6.12"),
+  era: nested(KernelEraOverrides),
   waitTableBits: z.number().int().min(0).max(16).default(8),
 });
 
-/** Parsed {@link MmConfig}. */
-export type MmConfig = z.infer<typeof MmConfig>;
+/** The {@link MmConfig} schema. */
+export const MmConfig: ConfigSchema<MmConfig, MmConfigInput> = defineConfig(
+  "MmConfig",
+  mmSchema as unknown as z.ZodType<MmConfig, MmConfigInput>,
+);
 
 /** A folio reference that can tell when its frame was freed and reused: pfn + generation. */
 export interface FolioRef {
@@ -114,7 +144,7 @@ export class Mm {
   #nextPrivate = 1;
 
   /** Create the context on an engine. */
-  constructor(env: Engine, config: z.input<typeof MmConfig> = {}) {
+  constructor(env: Engine, config: MmConfigInput = {}) {
     const c = MmConfig.parse(config);
     this.env = env;
     this.config = c;

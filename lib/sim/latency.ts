@@ -6,6 +6,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import type { Rng } from "./rng.ts";
 
 /**
@@ -28,7 +30,14 @@ import type { Rng } from "./rng.ts";
  * if (bad.success) throw new Error("negative latency must be rejected");
  * ```
  */
-export const Latency = z.discriminatedUnion("kind", [
+export type Latency =
+  | { kind: "fixed"; ns: number }
+  | { kind: "uniform"; minNs: number; maxNs: number }
+  | { kind: "exponential"; meanNs: number }
+  | { kind: "lognormal"; medianNs: number; p99Ns: number }
+  | { kind: "never" };
+
+const latencySchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("fixed"), ns: z.number().min(0) }),
   z.object({
     kind: z.literal("uniform"),
@@ -43,9 +52,11 @@ export const Latency = z.discriminatedUnion("kind", [
   }).refine((o) => o.p99Ns >= o.medianNs, { message: "p99Ns must be ≥ medianNs", path: ["p99Ns"] }),
   z.object({ kind: z.literal("never") }),
 ]);
+const _latencyTypes: Same<z.output<typeof latencySchema>, Latency> = true;
+void _latencyTypes;
 
-/** A parsed latency distribution. */
-export type Latency = z.infer<typeof Latency>;
+/** The {@link Latency} schema. */
+export const Latency: ConfigSchema<Latency, Latency> = defineConfig("Latency", latencySchema);
 
 const Z99 = 2.3263478740408408;
 

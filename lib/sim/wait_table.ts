@@ -110,6 +110,8 @@ export class WaitTable {
   #engine: Engine | null = null;
 
   /**
+   * Create a table of 2^bits buckets.
+   *
    * @param name Name in reports.
    * @param ops Bit operations on the model's flags.
    * @param bits log2 of the bucket count (PAGE_WAIT_TABLE_BITS = 8).

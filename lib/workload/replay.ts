@@ -36,6 +36,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import { NIL, PG, PhysMem } from "../mm/memory.ts";
 import {
   folioAddLru,
@@ -46,7 +48,6 @@ import {
   LRU_ACTIVE_FILE,
   LRU_INACTIVE_FILE,
   Lruvec,
-  LruvecConfig,
   PureLru,
   shrinkActiveList,
   SWAP_CLUSTER_MAX,
@@ -65,18 +66,16 @@ import { type CsvTraceBatch, readCsvTrace } from "./csv_trace.ts";
  * if (c.policy !== "lru") throw new Error("pure LRU by default");
  * ```
  */
-export const ReplayConfig = z.object({
+export interface ReplayConfig {
   /** Page-cache size in base pages (the frames available to the cache). */
-  capacityPages: z.number().int().positive().max(2 ** 26),
+  capacityPages: number;
   /** Reclaim policy: pure LRU, or the kernel's active/inactive file lists. */
-  policy: z.enum(["lru", "active_inactive"]).default("lru"),
+  policy: "lru" | "active_inactive";
   /** Pages freed per reclaim: default 1 for `"lru"`, SWAP_CLUSTER_MAX (32) otherwise. */
-  reclaimBatch: z.number().int().positive().optional(),
+  reclaimBatch?: number;
   /** How `shrink_active_list` models `folio_referenced()` (see `LruvecConfig`). */
-  folioReferenced: LruvecConfig.shape.folioReferenced,
-});
-/** Parsed `ReplayConfig`. */
-export type ReplayConfig = z.infer<typeof ReplayConfig>;
+  folioReferenced: "no_ptes" | "pg_referenced";
+}
 
 /** Input of `ReplayConfig` (what `PageCacheReplay` and the replay functions accept). */
 export interface ReplayOptions {
@@ -89,11 +88,21 @@ export interface ReplayOptions {
   /** How `shrink_active_list` models `folio_referenced()` (default `"no_ptes"`). */
   folioReferenced?: "no_ptes" | "pg_referenced";
 }
-// ReplayOptions must stay the schema's input type.
-const _optionsMatch: z.input<typeof ReplayConfig> extends ReplayOptions
-  ? (ReplayOptions extends z.input<typeof ReplayConfig> ? true : never)
-  : never = true;
-void _optionsMatch;
+
+const replaySchema = z.object({
+  capacityPages: z.number().int().positive().max(2 ** 26),
+  policy: z.enum(["lru", "active_inactive"]).default("lru"),
+  reclaimBatch: z.number().int().positive().optional(),
+  folioReferenced: z.enum(["no_ptes", "pg_referenced"]).default("no_ptes"),
+});
+const _replayTypes: Same<z.output<typeof replaySchema>, ReplayConfig> = true;
+void _replayTypes;
+
+/** The {@link ReplayConfig} schema. */
+export const ReplayConfig: ConfigSchema<ReplayConfig, ReplayOptions> = defineConfig(
+  "ReplayConfig",
+  replaySchema,
+);
 
 /** The lookups a replay's page-cache index offers (page index → pfn). */
 export interface PageCacheIndex {

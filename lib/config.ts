@@ -1,0 +1,41 @@
+/**
+ * Configuration schemas as the public API sees them: `parse` fills in the kernel's defaults and
+ * throws an error naming the field; `safeParse` returns the issues instead. Every scenario and
+ * model config in mmsim is one of these (built from a zod schema inside the library, so the
+ * messages are zod's).
+ *
+ * @module
+ */
+
+/** One problem found in a configuration: where and what. */
+export interface ConfigIssue {
+  /** Path of the offending field, e.g. `["server", "threads"]`. */
+  path: PropertyKey[];
+  /** What is wrong with it. */
+  message: string;
+}
+
+/** Result of {@link ConfigSchema.safeParse}. */
+export type SafeParseResult<Out> =
+  | { success: true; data: Out }
+  | { success: false; error: { issues: ConfigIssue[]; message: string } };
+
+/**
+ * A configuration schema: input with optional fields in, complete config with kernel defaults
+ * out.
+ *
+ * @example
+ * ```ts
+ * import { PhysMemConfig } from "@mmsim/mmsim";
+ * const ok = PhysMemConfig.parse({ nrFrames: 512 });
+ * if (ok.pageSizeBytes !== 4096) throw new Error("default 4 KiB");
+ * const bad = PhysMemConfig.safeParse({ nrFrames: -1 });
+ * if (bad.success || bad.error.issues[0]!.path[0] !== "nrFrames") throw new Error("names the field");
+ * ```
+ */
+export interface ConfigSchema<Out, In = Partial<Out>> {
+  /** Parse and fill defaults; throws an Error whose message names each bad field. */
+  parse(input?: In): Out;
+  /** Parse without throwing. */
+  safeParse(input: unknown): SafeParseResult<Out>;
+}
