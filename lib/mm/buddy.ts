@@ -318,7 +318,7 @@ export class Zone {
     }
   }
 
-  /** `del_page_from_free_list()`: unlink and clear PageBuddy. */
+  /** `del_page_from_free_list()`: unlink, clear PageBuddy and the buddy order. */
   delFromFreeList(pfn: number, order: number, mt: number): void {
     const mem = this.mem;
     const slot = order * MIGRATE_TYPES + mt;
@@ -331,6 +331,7 @@ export class Zone {
     next[pfn] = NIL;
     prev[pfn] = NIL;
     mem.flags[pfn]! &= ~BUDDY;
+    mem.order[pfn] = 0; // set_page_private(page, 0)
     this.nrFreeType[slot]!--;
     this.nrFree[order]!--;
     if (mt !== MIGRATE.ISOLATE) {
@@ -476,19 +477,29 @@ export class Zone {
     let bad = refcount[pfn]! | mapcount[pfn]! | mapping[pfn]! |
       (flags[pfn]! & (CHECK_AT_FREE | BUDDY)) | (head[pfn]! ^ NIL);
     if (compound && mem.order[pfn] !== order) bad = 1;
+    const tailHead = compound ? pfn : NIL;
     for (let i = pfn + 1; i < pfn + n; i++) {
       bad |= refcount[i]! | mapcount[i]! | mapping[i]! | (flags[i]! & (CHECK_AT_FREE | BUDDY)) |
-        (compound ? head[i]! ^ pfn : head[i]! ^ NIL);
+        (head[i]! ^ tailHead);
     }
     if (bad !== 0) this.throwBadFree(pfn, order, compound);
-    const ord = mem.order, priv = mem.private;
-    for (let i = pfn; i < pfn + n; i++) {
-      // free_pages_prepare(): page->flags &= ~PAGE_FLAGS_CHECK_AT_PREP (all flags).
-      flags[i] = 0;
-      head[i] = NIL;
-      ord[i] = 0;
-      priv[i] = 0;
+    // free_pages_prepare(): page->flags &= ~PAGE_FLAGS_CHECK_AT_PREP (all flags) on every
+    // page; tails stop pointing at the head. `private` is reset by post_alloc_hook().
+    const ord = mem.order;
+    if (compound) {
+      for (let i = pfn + 1; i < pfn + n; i++) {
+        flags[i] = 0;
+        head[i] = NIL;
+        ord[i] = 0;
+      }
+    } else {
+      for (let i = pfn + 1; i < pfn + n; i++) {
+        flags[i] = 0;
+        ord[i] = 0;
+      }
     }
+    flags[pfn] = 0;
+    ord[pfn] = 0;
     if (order > this.pageblockOrder) this.splitLargeBuddy(pfn, order);
     else this.freeOnePage(pfn, order, this.getPageblockMigratetype(pfn), false);
   }
@@ -611,6 +622,7 @@ export class Zone {
     for (let i = pfn; i < pfn + n; i++) gen[i] = (gen[i]! + 1) >>> 0;
     mem.refcount[pfn] = 1;
     mem.order[pfn] = order;
+    mem.private[pfn] = 0; // post_alloc_hook(): set_page_private(page, 0)
     if (compound && order > 0) {
       mem.flags[pfn]! |= HEAD;
       const head = mem.head;
@@ -627,8 +639,10 @@ export class Zone {
     if ((mem.flags[pfn]! & HEAD) !== 0) {
       throw new Error(`Cannot split_page frame ${pfn}: it heads a compound folio`);
     }
-    for (let i = pfn + 1; i < pfn + (1 << order); i++) mem.refcount[i] = 1;
-    mem.order[pfn] = 0;
+    for (let i = pfn; i < pfn + (1 << order); i++) {
+      mem.refcount[i] = 1;
+      mem.order[i] = 0;
+    }
   }
 
   /**

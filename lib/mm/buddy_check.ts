@@ -39,7 +39,7 @@ export interface BuddyViolation {
  * - `overlap`: no frame belongs to two free blocks;
  * - `stray-buddy`: PG.buddy is set only on list heads;
  * - `free-frame-state`: frames of free blocks have refcount, mapcount, mapping 0, no head
- *   pointer and no flags besides PG.buddy on the head;
+ *   pointer, no flags besides PG.buddy on the head and order 0 except on the head;
  * - `unmerged-buddies`: no two free buddies that `__free_one_page` would have merged (at and
  *   above pageblock_order, buddies next to an isolated pageblock may stay apart, as in the
  *   kernel).
@@ -161,15 +161,17 @@ export function checkBuddy(zone: Zone, limit = 100): BuddyViolation[] {
       continue;
     }
     const badFlags = s === 1 ? f & ~BUDDY : f;
+    const badOrder = s === 1 ? 0 : mem.order[pfn]!;
     if (
-      badFlags !== 0 || mem.refcount[pfn] !== 0 || mem.mapcount[pfn] !== 0 ||
+      badFlags !== 0 || badOrder !== 0 || mem.refcount[pfn] !== 0 || mem.mapcount[pfn] !== 0 ||
       mem.mapping[pfn] !== 0 || mem.head[pfn] !== NIL
     ) {
       add(
         "free-frame-state",
         pfn,
-        `free frame ${pfn}: flags 0x${badFlags.toString(16)}, refcount ${mem.refcount[pfn]}, ` +
-          `mapcount ${mem.mapcount[pfn]}, mapping ${mem.mapping[pfn]}, head ${mem.head[pfn]}`,
+        `free frame ${pfn}: flags 0x${badFlags.toString(16)}, order ${badOrder}, refcount ` +
+          `${mem.refcount[pfn]}, mapcount ${mem.mapcount[pfn]}, mapping ${mem.mapping[pfn]}, ` +
+          `head ${mem.head[pfn]}`,
       );
     }
     if (s === 1) {
