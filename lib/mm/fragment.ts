@@ -16,7 +16,8 @@
  * (1 − fragmentation) of the free target, then random single allocations of order < k that do
  * not empty their region (so they cannot form an order-k block) until the free target is met.
  * MOVABLE allocations get `mapping = FRAGMENT_MAPPING` so they count as movable (in-use user
- * memory); UNMOVABLE and RECLAIMABLE ones keep mapping 0 (kernel allocations).
+ * memory); UNMOVABLE and RECLAIMABLE ones keep mapping 0 (kernel allocations). Only the
+ * generator's own folios are freed, so it can run on a zone that already holds other memory.
  *
  * @module
  */
@@ -153,6 +154,13 @@ export function fragmentZone(
   const regionBase = zone.startPfn >>> k;
   const nRegions = ((zone.endPfn - 1) >>> k) - regionBase + 1;
   const used = new Int32Array(nRegions);
+  // Heads of the generator's own folios (one bit per frame): only these are ever freed.
+  const mine = new Uint8Array(((zone.endPfn - zone.startPfn) >>> 3) + 1);
+  const isMine = (h: number) => (mine[(h - zone.startPfn) >>> 3]! & (1 << (h & 7))) !== 0;
+  const setMine = (h: number, on: boolean) => {
+    const i = (h - zone.startPfn) >>> 3;
+    mine[i] = on ? mine[i]! | (1 << (h & 7)) : mine[i]! & ~(1 << (h & 7));
+  };
   const addUsed = (pfn: number, order: number, sign: number) => {
     if (order <= k) used[(pfn >>> k) - regionBase]! += sign << order;
     else {for (let i = 0; i < 1 << (order - k); i++) {
@@ -201,11 +209,13 @@ export function fragmentZone(
     }
     if (mt === MIGRATE.MOVABLE) mem.mapping[pfn] = FRAGMENT_MAPPING;
     addUsed(pfn, order, 1);
+    setMine(pfn, true);
     usedPages += 1 << order;
     allocated++;
   }
 
   const freeOne = (h: number) => {
+    setMine(h, false);
     const order = mem.order[h]!;
     mem.mapping[h] = 0;
     mem.refcount[h] = 0;
@@ -247,7 +257,7 @@ export function fragmentZone(
       }
       const hd = mem.head[p]!;
       const h = hd === NIL ? p : hd;
-      if (mem.refcount[h]! > 0 && (mem.mapping[h] === 0 || mem.mapping[h] === FRAGMENT_MAPPING)) {
+      if (mem.refcount[h]! > 0 && isMine(h)) {
         const order = mem.order[h]!;
         freeOne(h);
         freedRegions++;
@@ -264,7 +274,7 @@ export function fragmentZone(
     const hd = mem.head[p]!;
     const h = hd === NIL ? p : hd;
     if (mem.refcount[h]! <= 0 || (mem.flags[h]! & BUDDY) !== 0) continue;
-    if (mem.mapping[h] !== 0 && mem.mapping[h] !== FRAGMENT_MAPPING) continue;
+    if (!isMine(h)) continue;
     const order = mem.order[h]!;
     if (order >= k || used[(h >>> k) - regionBase]! <= 1 << order) continue;
     freeOne(h);

@@ -65,6 +65,14 @@ Deno.test("fragmentZone reaches the target fragmentation", async (t) => {
       assert.ok(Math.abs(r.achieved - 0.5) < 0.07, `achieved ${r.achieved}`);
     }
   });
+  await t.step("memory allocated by others is never freed", () => {
+    const z = zone(1 << 14);
+    const others: number[] = [];
+    for (let i = 0; i < 100; i++) others.push(z.allocPages(0, UNMOVABLE));
+    fragmentZone(z, new Rng(4), { utilisation: 0.1, fragmentation: 0.5 });
+    for (const p of others) assert.equal(z.mem.refcount[p], 1);
+    assert.deepEqual(checkBuddy(z), []);
+  });
   await t.step("movable folios carry FRAGMENT_MAPPING, kernel allocations none", () => {
     const z = zone(1 << 14);
     fragmentZone(z, new Rng(1), {
