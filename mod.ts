@@ -50,6 +50,9 @@ export * from "./lib/mm/buddy_check.ts";
 export * from "./lib/mm/page_isolation.ts";
 export * from "./lib/mm/fragment.ts";
 export * from "./lib/mm/page_alloc.ts";
+export * from "./lib/mm/writeback.ts";
+export * from "./lib/mm/fs_writeback.ts";
+export * from "./lib/mm/block_device.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 
