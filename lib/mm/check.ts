@@ -1,0 +1,411 @@
+/**
+ * The invariant checker of the mm model: the model's VM_BUG_ON_FOLIO / CONFIG_DEBUG_VM, run
+ * by the engine after every step (or every n steps) and reporting each broken rule as a
+ * violation (`env.violation`) with the step and time it was first seen.
+ *
+ * Rules (each violation is named `mm: <rule>`):
+ * - `refcount`: `_refcount` ≥ 0 and `_mapcount` ≥ 0 on every frame (page_ref_count,
+ *   VM_BUG_ON_PAGE(page_ref_count(page) <= 0) in folio_get);
+ * - `free-frame`: PG_locked / PG_writeback never set on a free (PG.buddy) frame;
+ * - `page-cache-refs`: a page-cache folio holds at least nr pages + PG_private + mapcount
+ *   references (the page cache's, the private data's, the PTEs'), unless frozen (refcount 0
+ *   while migration or split holds it);
+ * - `mapping`: `folio->mapping`/`index` and the mapping's xarray agree both ways (every index
+ *   of the folio loads the head; every xarray entry is a head of that mapping covering the
+ *   index; `nrpages` counts the entries), and a folio whose mapping or index changed left no
+ *   entry behind;
+ * - `rmap`: `mapcount` equals the number of PTEs in the folio's reverse map, each of those
+ *   PTEs is present and maps a page of the folio, and no PTE maps a free folio;
+ * - `pincount`: a large folio's `_pincount` ≤ its refcount;
+ * - `dirty-not-uptodate`: PG_dirty && !PG_uptodate — "dirty ⇒ uptodate" is a convention, not a
+ *   law, so mappings listed in `allowDirtyNotUptodate` are exempt (netfs streaming writes keep
+ *   folios dirty and not uptodate on purpose; Jan Kara's A state in thread 002 relies on it);
+ * - `buddy`: the buddy free lists agree with frame state (`checkBuddy`, buddy_check.ts).
+ *
+ * Cost: each check compares the per-frame arrays (flags, refcount, mapcount, mapping, index,
+ * generation, order, head) with a shadow copy taken at the previous check — a tight loop over
+ * typed arrays — and applies the rules only to the folios of frames that changed ("touched
+ * since the last step"), using the old mapping/index from the shadow to check that a removed
+ * folio left no xarray entry. Every `fullEvery` checks it runs every rule on every frame,
+ * every mapping and every PTE, plus the buddy check. Use-after-free is not a rule here: holders
+ * keep stale-safe FolioRefs and `mm.checkLive` reports a stale access where it happens.
+ *
+ * @module
+ */
+
+import { AddressSpace } from "./address_space.ts";
+import { checkBuddy } from "./buddy_check.ts";
+import { NIL, PG } from "./memory.ts";
+import type { MappingLike, Mm } from "./mm.ts";
+import { mmapState, PTE } from "./mmap.ts";
+
+/** Options of {@link installMmChecker}. */
+export interface MmCheckerOptions {
+  /**
+   * Mappings (ids or objects) allowed to hold dirty && !uptodate folios: netfs streaming
+   * writes, Jan Kara's A state (thread 002).
+   */
+  allowDirtyNotUptodate?: Iterable<number | MappingLike>;
+  /** Check every `every` steps (default 1: after every step). */
+  every?: number;
+  /** Run the full scan (every frame, mapping, PTE, buddy lists) every `fullEvery` checks
+   *  (default 64; 0 = only when {@link MmChecker.checkNow} is called). */
+  fullEvery?: number;
+  /** Include the buddy free-list check in full scans (default true). */
+  buddy?: boolean;
+  /** Stop reporting after this many violations (default 100). */
+  maxViolations?: number;
+}
+
+/** A violation found by {@link MmChecker.check}: the rule, the frame and the message. */
+export interface MmViolation {
+  /** Rule name (see the module doc). */
+  rule: string;
+  /** The frame concerned (-1 when not about one frame). */
+  pfn: number;
+  /** Message naming the object, the rule and the values. */
+  message: string;
+}
+
+const BUDDY = 1 << PG.buddy;
+const LOCKED = 1 << PG.locked;
+const WRITEBACK = 1 << PG.writeback;
+
+/**
+ * The mm invariant checker. Create it with {@link installMmChecker} (runs after engine steps)
+ * or directly, and call {@link MmChecker.check} / {@link MmChecker.checkNow} yourself.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, MmChecker, folioAlloc } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 256 } });
+ * const checker = new MmChecker(mm);
+ * const f = folioAlloc(mm, 0);
+ * if (checker.checkNow().length !== 0) throw new Error("consistent");
+ * mm.mem.refcount[f] = -1;                     // a deliberately broken refcount
+ * if (checker.check()[0]?.rule !== "refcount") throw new Error("caught");
+ * ```
+ */
+export class MmChecker {
+  /** The context checked. */
+  readonly mm: Mm;
+  /** Options in force. */
+  readonly options: Required<Omit<MmCheckerOptions, "allowDirtyNotUptodate">>;
+  /** Mapping ids exempt from `dirty-not-uptodate`. */
+  readonly allowDirtyNotUptodate: Set<number>;
+  /** Counters: checks run, full scans, folios checked. */
+  readonly stats = { checks: 0, fullScans: 0, foliosChecked: 0 };
+  #shadow: {
+    flags: Uint32Array;
+    refcount: Int32Array;
+    mapcount: Int32Array;
+    mapping: Uint32Array;
+    index: Uint32Array;
+    generation: Uint32Array;
+    order: Uint8Array;
+    head: Int32Array;
+  };
+  #mark: Uint8Array;
+  #reported = new Set<string>();
+  #count = 0;
+
+  /** Create a checker; the first {@link check} compares against the state at creation. */
+  constructor(mm: Mm, options: MmCheckerOptions = {}) {
+    this.mm = mm;
+    this.options = {
+      every: options.every ?? 1,
+      fullEvery: options.fullEvery ?? 64,
+      buddy: options.buddy ?? true,
+      maxViolations: options.maxViolations ?? 100,
+    };
+    if (!(this.options.every >= 1) || !Number.isInteger(this.options.every)) {
+      throw new RangeError(`installMmChecker: every must be an integer ≥ 1`);
+    }
+    this.allowDirtyNotUptodate = new Set(
+      [...(options.allowDirtyNotUptodate ?? [])].map((m) => typeof m === "number" ? m : m.id),
+    );
+    const mem = mm.mem;
+    this.#shadow = {
+      flags: mem.flags.slice(),
+      refcount: mem.refcount.slice(),
+      mapcount: mem.mapcount.slice(),
+      mapping: mem.mapping.slice(),
+      index: mem.index.slice(),
+      generation: mem.generation.slice(),
+      order: mem.order.slice(),
+      head: mem.head.slice(),
+    };
+    this.#mark = new Uint8Array(mem.nrFrames);
+  }
+
+  /**
+   * Check the folios of frames that changed since the last check (and everything, every
+   * `fullEvery` checks). Returns the new violations (each reported once per frame use).
+   */
+  check(): MmViolation[] {
+    this.stats.checks++;
+    const full = this.options.fullEvery > 0 && this.stats.checks % this.options.fullEvery === 0;
+    return full ? this.checkNow() : this.#run(false);
+  }
+
+  /** Run every rule on every frame, mapping and PTE now, plus the buddy check. */
+  checkNow(): MmViolation[] {
+    this.stats.fullScans++;
+    return this.#run(true);
+  }
+
+  #run(full: boolean): MmViolation[] {
+    const out: MmViolation[] = [];
+    const add = (rule: string, pfn: number, message: string) => {
+      if (this.#count >= this.options.maxViolations) return;
+      const gen = pfn >= 0 ? this.mm.mem.generation[pfn] : -1;
+      const key = `${rule}:${pfn}:${gen}:${pfn < 0 ? message : ""}`;
+      if (this.#reported.has(key)) return;
+      this.#reported.add(key);
+      this.#count++;
+      out.push({ rule, pfn, message });
+    };
+    const heads = this.#collect(full, add);
+    for (const h of heads) this.#checkFolio(h, add);
+    this.stats.foliosChecked += heads.length;
+    if (full) this.#fullScan(add);
+    return out;
+  }
+
+  /**
+   * Diff the frame arrays against the shadow; return the heads to check. Frame-level rules
+   * (refcount, mapcount, free-frame) and stale xarray entries of removed folios are checked
+   * here, using the shadow's old mapping/index.
+   */
+  #collect(full: boolean, add: (rule: string, pfn: number, m: string) => void): number[] {
+    const mem = this.mm.mem;
+    const s = this.#shadow;
+    const n = mem.nrFrames;
+    const f = mem.flags, rc = mem.refcount, mc = mem.mapcount, mp = mem.mapping;
+    const ix = mem.index, gen = mem.generation, ord = mem.order, hd = mem.head;
+    const mark = this.#mark;
+    const heads: number[] = [];
+    for (let p = 0; p < n; p++) {
+      if (
+        !full && f[p] === s.flags[p] && rc[p] === s.refcount[p] && mc[p] === s.mapcount[p] &&
+        mp[p] === s.mapping[p] && ix[p] === s.index[p] && gen[p] === s.generation[p] &&
+        ord[p] === s.order[p] && hd[p] === s.head[p]
+      ) continue;
+      // A folio that left a mapping (or moved) must have left no entry behind.
+      const oldMapping = s.mapping[p]!;
+      if (
+        oldMapping !== 0 && s.head[p] === NIL &&
+        (oldMapping !== mp[p] || s.index[p] !== ix[p] || gen[p] !== s.generation[p])
+      ) {
+        const m = this.mm.mappings[oldMapping] as AddressSpace | undefined;
+        if (m && m.pages) {
+          const oi = s.index[p]!, nr = 1 << s.order[p]!;
+          for (let i = oi; i < oi + nr; i++) {
+            if (m.pages.load(i) === p && !(mp[p] === oldMapping && hd[p] === NIL)) {
+              add(
+                "mapping",
+                p,
+                `pfn ${p} left ${m.name} (now mapping ${mp[p]} index ${ix[p]}) but its ` +
+                  `xarray still maps index ${i} to it`,
+              );
+              break;
+            }
+          }
+        }
+      }
+      s.flags[p] = f[p]!;
+      s.refcount[p] = rc[p]!;
+      s.mapcount[p] = mc[p]!;
+      s.mapping[p] = mp[p]!;
+      s.index[p] = ix[p]!;
+      s.generation[p] = gen[p]!;
+      s.order[p] = ord[p]!;
+      s.head[p] = hd[p]!;
+      if (rc[p]! < 0) add("refcount", p, `${this.mm.describeFolio(p)} has refcount ${rc[p]}`);
+      if (mc[p]! < 0) add("refcount", p, `${this.mm.describeFolio(p)} has mapcount ${mc[p]}`);
+      const fl = f[p]!;
+      if ((fl & BUDDY) !== 0) {
+        if ((fl & (LOCKED | WRITEBACK)) !== 0) {
+          add(
+            "free-frame",
+            p,
+            `free frame ${p} has ${(fl & LOCKED) ? "PG_locked" : "PG_writeback"} set`,
+          );
+        }
+        continue;
+      }
+      const h = hd[p] === NIL ? p : hd[p]!;
+      if (mark[h] === 0) {
+        mark[h] = 1;
+        heads.push(h);
+      }
+    }
+    for (const h of heads) mark[h] = 0;
+    return heads;
+  }
+
+  #checkFolio(h: number, add: (rule: string, pfn: number, m: string) => void): void {
+    const mm = this.mm, mem = mm.mem;
+    const fl = mem.flags[h]!;
+    if ((fl & BUDDY) !== 0) return;
+    const rc = mem.refcount[h]!;
+    const mc = mem.mapcount[h]!;
+    const nr = 1 << mem.order[h]!;
+    const st = mmapState(mm);
+    const slots = st.rmap.get(h);
+    const nslots = slots?.length ?? 0;
+    if (nslots !== mc) {
+      add("rmap", h, `${mm.describeFolio(h)} has mapcount ${mc} but ${nslots} PTE(s) in its rmap`);
+    }
+    if (slots) {
+      for (const s of slots) {
+        const i = s.index - s.vma.pgoff;
+        const page = s.vma.ptePfn[i]!;
+        if ((s.vma.pteBits[i]! & PTE.present) === 0 || page < h || page >= h + nr) {
+          add(
+            "rmap",
+            h,
+            `${mm.describeFolio(h)}: rmap slot ${s.vma.name} index ${s.index} maps pfn ${page} ` +
+              `(bits ${s.vma.pteBits[i]}), not a page of the folio`,
+          );
+          break;
+        }
+      }
+    }
+    if (nr > 1) {
+      const pc = st.pincount.get(h) ?? 0;
+      if (pc > 0 && rc > 0 && pc > rc) {
+        add("pincount", h, `${mm.describeFolio(h)} has _pincount ${pc} > refcount ${rc}`);
+      }
+    }
+    const mid = mem.mapping[h]!;
+    if (mid === 0) return;
+    const m = mm.mappings[mid] as AddressSpace | undefined;
+    if (!m) {
+      add("mapping", h, `${mm.describeFolio(h)} points at unknown mapping ${mid}`);
+      return;
+    }
+    if (rc > 0) {
+      const need = nr + ((fl & (1 << PG.private)) !== 0 ? 1 : 0) + Math.max(mc, 0);
+      if (rc < need) {
+        add(
+          "page-cache-refs",
+          h,
+          `${mm.describeFolio(h)} has refcount ${rc}, expected ≥ ${need} ` +
+            `(${nr} page cache${(fl & (1 << PG.private)) ? " + 1 private" : ""} + ${mc} mapped)`,
+        );
+      }
+    }
+    if (m.pages) {
+      const idx = mem.index[h]!;
+      for (let i = idx; i < idx + nr; i++) {
+        const e = m.pages.load(i);
+        if (e !== h) {
+          add(
+            "mapping",
+            h,
+            `${mm.describeFolio(h)} has mapping ${m.name} index ${idx} but the xarray maps ` +
+              `index ${i} to ${e}`,
+          );
+          break;
+        }
+      }
+    }
+    if ((fl & (1 << PG.dirty)) !== 0 && (fl & (1 << PG.uptodate)) === 0) {
+      if (!this.allowDirtyNotUptodate.has(mid)) {
+        add(
+          "dirty-not-uptodate",
+          h,
+          `${mm.describeFolio(h)} is dirty but not uptodate (mapping ${m.name} is not in ` +
+            `allowDirtyNotUptodate)`,
+        );
+      }
+    }
+  }
+
+  #fullScan(add: (rule: string, pfn: number, m: string) => void): void {
+    const mm = this.mm, mem = mm.mem;
+    // Mappings → folios.
+    for (const ml of mm.mappings) {
+      if (!(ml instanceof AddressSpace)) continue;
+      let entries = 0;
+      ml.pages.forEach((i, pfn) => {
+        entries++;
+        const ok = pfn >= 0 && pfn < mem.nrFrames && mem.head[pfn] === NIL &&
+          mem.mapping[pfn] === ml.id && i >= mem.index[pfn]! &&
+          i < mem.index[pfn]! + (1 << mem.order[pfn]!) && (mem.flags[pfn]! & BUDDY) === 0;
+        if (!ok) {
+          add(
+            "mapping",
+            pfn,
+            `${ml.name} index ${i} maps pfn ${pfn}, which is ${
+              pfn >= 0 && pfn < mem.nrFrames ? mm.describeFolio(pfn) : "out of range"
+            } (order ${mem.order[pfn]}, head ${mem.head[pfn]}, flags 0x${
+              mem.flags[pfn]?.toString(16)
+            })`,
+          );
+        }
+      });
+      if (entries !== ml.nrpages) {
+        add("mapping", -1, `${ml.name}: nrpages is ${ml.nrpages}, the xarray holds ${entries}`);
+      }
+    }
+    // PTEs → rmap.
+    const st = mmapState(mm);
+    for (const vma of st.vmas) {
+      for (let i = 0; i < vma.nrPages; i++) {
+        const b = vma.pteBits[i]!;
+        if ((b & PTE.present) === 0) continue;
+        const page = vma.ptePfn[i]!;
+        const h = mem.compoundHead(page);
+        if ((mem.flags[h]! & BUDDY) !== 0 || mem.refcount[h]! <= 0) {
+          add("rmap", h, `${vma.name} index ${vma.pgoff + i} maps pfn ${page}, a free frame`);
+        }
+        const slots = st.rmap.get(h);
+        if (!slots || !slots.some((s) => s.vma === vma && s.index === vma.pgoff + i)) {
+          add(
+            "rmap",
+            h,
+            `${vma.name} index ${vma.pgoff + i} maps pfn ${page} but is not in the rmap of ` +
+              `${mm.describeFolio(h)}`,
+          );
+        }
+      }
+    }
+    if (this.options.buddy) {
+      for (const v of checkBuddy(mm.zone, 10)) add("buddy", v.pfn, v.message);
+    }
+  }
+}
+
+/**
+ * Install the mm invariant checker on `mm.env`: after every `every`-th engine step, check the
+ * folios touched since the last check (and everything every `fullEvery` checks); each new
+ * violation is recorded with `env.violation("mm: <rule>", message)` — a failed run in a unit
+ * test, a finding with its trace in a scenario. Returns the checker (for `checkNow()` at the
+ * end of a test and its counters).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, installMmChecker, folioAlloc } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * installMmChecker(mm);
+ * env.spawn("buggy", function* (e) {
+ *   const f = folioAlloc(mm, 0);
+ *   mm.mem.refcount[f] = -2; // a refcount underflow the model did not catch
+ *   yield e.point();
+ * });
+ * const r = env.run();
+ * if (r.violations[0]?.name !== "mm: refcount") throw new Error("checker caught it");
+ * ```
+ */
+export function installMmChecker(mm: Mm, options: MmCheckerOptions = {}): MmChecker {
+  const checker = new MmChecker(mm, options);
+  let steps = 0;
+  mm.env.invariant("mm checker", () => {
+    if (++steps % checker.options.every !== 0) return;
+    for (const v of checker.check()) mm.env.violation(`mm: ${v.rule}`, v.message);
+  });
+  return checker;
+}
