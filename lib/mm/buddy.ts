@@ -33,6 +33,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import { MIGRATE, MIGRATE_TYPES, NIL, PG, type PhysMem } from "./memory.ts";
 
 /** MIGRATE_PCPTYPES: the migratetypes an allocation can ask for and fall back between. */
@@ -154,28 +156,47 @@ for (const [name, bit] of Object.entries(PG)) PG_NAMES[bit] ??= `PG_${name}`;
  * if (c.watermarkScaleFactor !== 10) throw new Error("kernel default");
  * ```
  */
-export const ZoneConfig = z.object({
-  /** Zone name as in /proc/zoneinfo. */
-  name: z.string().default("Normal"),
-  /** First pfn of the zone (zone_start_pfn). */
-  startPfn: z.number().int().min(0).default(0),
+export interface ZoneConfig {
+  /** Zone name as in /proc/zoneinfo (default "Normal"). */
+  name: string;
+  /** First pfn of the zone (zone_start_pfn), default 0. */
+  startPfn: number;
   /** End pfn, exclusive (zone_end_pfn); defaults to the end of the PhysMem. */
-  endPfn: z.number().int().positive().optional(),
+  endPfn?: number;
   /** ZONE_MOVABLE (kernelcore= / movablecore=): has_unmovable_pages trusts every page. */
-  movable: z.boolean().default(false),
+  movable: boolean;
   /** vm.min_free_kbytes; default int_sqrt(lowmem_kbytes * 16) clamped to [128, 262144]. */
-  minFreeKbytes: z.number().int().min(0).optional(),
+  minFreeKbytes?: number;
   /** vm.watermark_scale_factor (in 1/10000 of the zone), kernel default 10. */
-  watermarkScaleFactor: z.number().int().min(1).max(3000).default(10),
+  watermarkScaleFactor: number;
   /** Pageblock-aligned pfn ranges [start, end) reserved for CMA (cma= / reserved-memory). */
+  cma: { startPfn: number; endPfn: number }[];
+  /** Hand every frame to the buddy allocator at creation (memblock_free_all), default true. */
+  populate: boolean;
+}
+
+/** Input of {@link ZoneConfig}: every field optional. */
+export type ZoneConfigInput = Partial<ZoneConfig>;
+
+const zoneSchema = z.object({
+  name: z.string().default("Normal"),
+  startPfn: z.number().int().min(0).default(0),
+  endPfn: z.number().int().positive().optional(),
+  movable: z.boolean().default(false),
+  minFreeKbytes: z.number().int().min(0).optional(),
+  watermarkScaleFactor: z.number().int().min(1).max(3000).default(10),
   cma: z.array(z.object({ startPfn: z.number().int().min(0), endPfn: z.number().int() }))
     .default([]),
-  /** Hand every frame to the buddy allocator at creation (memblock_free_all). */
   populate: z.boolean().default(true),
 });
+const _zoneTypes: Same<z.output<typeof zoneSchema>, ZoneConfig> = true;
+void _zoneTypes;
 
-/** Parsed zone configuration. */
-export type ZoneConfig = z.infer<typeof ZoneConfig>;
+/** The {@link ZoneConfig} schema. */
+export const ZoneConfig: ConfigSchema<ZoneConfig, ZoneConfigInput> = defineConfig(
+  "ZoneConfig",
+  zoneSchema,
+);
 
 /**
  * One zone's buddy allocator over the frames `[startPfn, endPfn)` of a `PhysMem`.
@@ -240,7 +261,7 @@ export class Zone {
   private canSteal = false;
 
   /** Create the zone and, unless `populate: false`, free all its frames into it. */
-  constructor(mem: PhysMem, config: z.input<typeof ZoneConfig> = {}) {
+  constructor(mem: PhysMem, config: ZoneConfigInput = {}) {
     const c = ZoneConfig.parse(config);
     const end = c.endPfn ?? mem.nrFrames;
     if (end > mem.nrFrames || c.startPfn >= end) {

@@ -20,7 +20,7 @@ import { z } from "npm:zod@^4";
 import type { Engine, Task } from "../sim/engine.ts";
 import type { WaitTarget } from "../sim/wait_queue.ts";
 import { WaitTable } from "../sim/wait_table.ts";
-import { Zone, ZoneConfig } from "./buddy.ts";
+import { Zone, ZoneConfig, type ZoneConfigInput } from "./buddy.ts";
 import { type KernelEra, kernelEra, KernelEraOverrides } from "./era.ts";
 import { Lruvec, LruvecConfig, type LruvecOptions } from "./lru.ts";
 import { PG, PhysMem, PhysMemConfig, type PhysMemConfigInput } from "./memory.ts";
@@ -58,7 +58,7 @@ export interface MmConfigInput {
   /** Physical memory. */
   memory?: PhysMemConfigInput;
   /** The zone. */
-  zone?: z.input<typeof ZoneConfig>;
+  zone?: ZoneConfigInput;
   /** LRU configuration. */
   lru?: LruvecOptions;
   /** Kernel version ("major.minor"). */
@@ -71,7 +71,7 @@ export interface MmConfigInput {
 
 const mmSchema = z.object({
   memory: nested(PhysMemConfig, { nrFrames: 16384 }),
-  zone: ZoneConfig.prefault({}),
+  zone: nested(ZoneConfig),
   lru: nested(LruvecConfig),
   version: z.string().regex(/^\d+\.\d+$/, "version must look like 6.12").default("6.12"),
   era: nested(KernelEraOverrides),
