@@ -50,11 +50,15 @@ export * from "./lib/mm/buddy_check.ts";
 export * from "./lib/mm/page_isolation.ts";
 export * from "./lib/mm/fragment.ts";
 export * from "./lib/mm/page_alloc.ts";
+export * from "./lib/mm/filemap.ts";
+export * from "./lib/mm/readahead.ts";
+export * from "./lib/mm/truncate.ts";
 export * from "./lib/mm/writeback.ts";
 export * from "./lib/mm/fs_writeback.ts";
 export * from "./lib/mm/block_device.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
+export * from "./lib/fs/simple_fs.ts";
 
 // --- workloads and traces (lib/workload) ---
 export * from "./lib/workload/zipf.ts";

@@ -33,6 +33,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import { type Engine, type Process, TaskFlag } from "../sim/engine.ts";
 import { ALLOC } from "./buddy.ts";
 import { LRU_ACTIVE_FILE, LRU_INACTIVE_FILE } from "./lru.ts";
@@ -434,22 +436,37 @@ function gfpPfmemallocFlags(env: Engine, gfp: number): number {
  * if (c.maxReclaimRetries !== 16) throw new Error("MAX_RECLAIM_RETRIES");
  * ```
  */
-export const PageAllocConfig = z.object({
-  /** MAX_RECLAIM_RETRIES (mm/internal.h): no-progress reclaim rounds before giving up. */
-  maxReclaimRetries: z.number().int().min(0).default(16),
-  /** MAX_COMPACT_RETRIES (mm/page_alloc.c). */
-  maxCompactRetries: z.number().int().min(0).default(16),
-  /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h). */
-  costlyOrder: z.number().int().min(0).default(3),
+export interface PageAllocConfig {
+  /** MAX_RECLAIM_RETRIES (mm/internal.h): no-progress reclaim rounds before giving up (16). */
+  maxReclaimRetries: number;
+  /** MAX_COMPACT_RETRIES (mm/page_alloc.c, 16). */
+  maxCompactRetries: number;
+  /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h, 3). */
+  costlyOrder: number;
   /**
    * Pause before a __GFP_NOFAIL allocation retries after everything failed (the kernel only
    * cond_resched()s; the model sleeps so virtual time moves). Default one jiffy at HZ=250.
    */
+  nofailRetryDelayNs: number;
+}
+
+/** Input of {@link PageAllocConfig}: every field optional. */
+export type PageAllocConfigInput = Partial<PageAllocConfig>;
+
+const pageAllocSchema = z.object({
+  maxReclaimRetries: z.number().int().min(0).default(16),
+  maxCompactRetries: z.number().int().min(0).default(16),
+  costlyOrder: z.number().int().min(0).default(3),
   nofailRetryDelayNs: z.number().int().positive().default(4_000_000),
 });
+const _pageAllocTypes: Same<z.output<typeof pageAllocSchema>, PageAllocConfig> = true;
+void _pageAllocTypes;
 
-/** Parsed {@link PageAllocConfig}. */
-export type PageAllocConfig = z.infer<typeof PageAllocConfig>;
+/** The {@link PageAllocConfig} schema. */
+export const PageAllocConfig: ConfigSchema<PageAllocConfig, PageAllocConfigInput> = defineConfig(
+  "PageAllocConfig",
+  pageAllocSchema,
+);
 
 /** Compaction outcome names (`enum compact_result`, include/linux/compaction.h). */
 export type CompactResultName =
@@ -560,7 +577,7 @@ export function registerDefaultPageAllocHooks(hooks: PageAllocHooks): void {
  * setPageAllocConfig(mm, { maxReclaimRetries: 2 });
  * ```
  */
-export function setPageAllocConfig(mm: Mm, config: z.input<typeof PageAllocConfig>): void {
+export function setPageAllocConfig(mm: Mm, config: PageAllocConfigInput): void {
   state(mm).config = PageAllocConfig.parse(config);
 }
 

@@ -1,0 +1,237 @@
+/**
+ * A simple block-device filesystem for tests and scenarios: `->read_folio` and `->readahead`
+ * submit read bios that complete after a configurable latency, copying `mapping.backing`
+ * content tags into the folio's frames and ending the read with `folio_end_read` (uptodate and
+ * unlock in one step, or unlock without uptodate on an I/O error). Writes go through the
+ * generic path: no `->writepages`, so writeback uses the block device's `mpage_writepages`
+ * (see block_device.ts; attach a `BlockDevice` to the file for write latency).
+ *
+ * Modelled on the buffer-head-free block filesystems' read side: fs/mpage.c
+ * `mpage_read_folio` / `mpage_readahead` (one bio per contiguous batch, `mpage_end_io` →
+ * `folio_end_read`), Linux v6.12. The kernel has no such filesystem by that name.
+ *
+ * The bit holder of a folio's PG_locked while its read is in flight is the bio's completion
+ * task, so wait-for graphs show a reader waiting on the I/O, and a `never` latency is a hung
+ * device.
+ *
+ * Left out: holes known to the filesystem (a hole is read like any block and yields tag 0),
+ * request merging and queue depth (every bio is served at once), partial completions.
+ *
+ * @module
+ */
+
+import { z } from "npm:zod@^4";
+import type { Process, Task } from "../sim/engine.ts";
+import { Latency, sampleLatency } from "../sim/latency.ts";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same, zodOf } from "../_config.ts";
+import {
+  AddressSpace,
+  type AddressSpaceOperations,
+  newContentTag,
+  type ReadaheadControl,
+} from "../mm/address_space.ts";
+import { folioEndRead } from "../mm/folio.ts";
+import { PG } from "../mm/memory.ts";
+import type { Mm } from "../mm/mm.ts";
+import { iSizeWrite } from "../mm/filemap.ts";
+
+/**
+ * Configuration of a {@link SimpleFs}.
+ *
+ * @example
+ * ```ts
+ * import { SimpleFsConfig } from "@mmsim/mmsim";
+ * const c = SimpleFsConfig.parse({});
+ * if (c.readLatency.kind !== "fixed" || c.readErrorProbability !== 0) throw new Error();
+ * ```
+ */
+export interface SimpleFsConfig {
+  /** Name in traces (default "simplefs"). */
+  name: string;
+  /** Submit-to-completion time of a read bio; `never` = a hung device (default 100 µs). */
+  readLatency: Latency;
+  /** Probability that a read bio fails (-EIO: the folios stay !uptodate) (default 0). */
+  readErrorProbability: number;
+  /** Folios per read bio from `->readahead` (BIO_MAX_VECS = 256). */
+  maxFoliosPerBio: number;
+}
+
+/** Input of {@link SimpleFsConfig}: every field optional. */
+export type SimpleFsConfigInput = Partial<SimpleFsConfig>;
+
+const simpleFsSchema = z.object({
+  name: z.string().default("simplefs"),
+  readLatency: zodOf(Latency).default({ kind: "fixed", ns: 100_000 }),
+  readErrorProbability: z.number().min(0).max(1).default(0),
+  maxFoliosPerBio: z.number().int().positive().default(256),
+});
+const _simpleFsTypes: Same<z.output<typeof simpleFsSchema>, SimpleFsConfig> = true;
+void _simpleFsTypes;
+
+/** The {@link SimpleFsConfig} schema. */
+export const SimpleFsConfig: ConfigSchema<SimpleFsConfig, SimpleFsConfigInput> = defineConfig(
+  "SimpleFsConfig",
+  simpleFsSchema,
+);
+
+/** Options of {@link SimpleFs.createFile}. */
+export interface SimpleFileOptions {
+  /** Name for reports. */
+  name: string;
+  /** i_size in pages (default: no end of file). */
+  sizePages?: number;
+  /** Fill `backing` (and `latest`) with a fresh content tag for pages [0, n). */
+  fillPages?: number;
+  /** Minimum folio order (AS_FOLIO_ORDER_MIN). */
+  minOrder?: number;
+  /** Maximum folio order (AS_FOLIO_ORDER_MAX; 0 = no large folios). */
+  maxOrder?: number;
+}
+
+/** Counters of a {@link SimpleFs}. */
+export interface SimpleFsStats {
+  /** Read bios submitted. */
+  readBios: number;
+  /** Pages read successfully. */
+  pagesRead: number;
+  /** Read bios that failed. */
+  readErrors: number;
+  /** Completions that found their folio freed or reused (recorded as use-after-free). */
+  staleCompletions: number;
+}
+
+/**
+ * A simple block filesystem (see the module doc).
+ *
+ * @example A read waits for the bio and returns the backing store's tag
+ * ```ts
+ * import { Engine, Mm, SimpleFs, filemapRead } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const fs = new SimpleFs(mm, { readLatency: { kind: "fixed", ns: 50_000 } });
+ * const file = fs.createFile({ name: "a", sizePages: 4, fillPages: 4 });
+ * let tags: number[] = [];
+ * env.spawn("reader", function* () { const r = yield* filemapRead(mm, file, 2, 1); if (r.ok) tags = r.value; });
+ * env.run();
+ * if (tags[0] !== file.backing.get(2) || env.nowNs !== 50_000) throw new Error(`${tags} at ${env.nowNs}`);
+ * ```
+ */
+export class SimpleFs {
+  /** The memory context. */
+  readonly mm: Mm;
+  /** Parsed configuration. */
+  readonly config: SimpleFsConfig;
+  /** The address-space operations its files use. */
+  readonly aops: AddressSpaceOperations;
+  /** Counters. */
+  readonly stats: SimpleFsStats = { readBios: 0, pagesRead: 0, readErrors: 0, staleCompletions: 0 };
+  /** Make a particular read fail (in addition to `readErrorProbability`). */
+  failRead: ((mapping: AddressSpace, index: number) => boolean) | null = null;
+  #nextBio = 1;
+
+  /** Create the filesystem. */
+  constructor(mm: Mm, config: SimpleFsConfigInput = {}) {
+    this.mm = mm;
+    this.config = SimpleFsConfig.parse(config);
+    // deno-lint-ignore no-this-alias
+    const fs = this;
+    this.aops = {
+      *readFolio(_mm: Mm, mapping: AddressSpace, folio: number): Process<number> {
+        fs.submitRead(mapping, [folio]);
+        yield* [];
+        return 0;
+      },
+      *readahead(_mm: Mm, rac: ReadaheadControl): Process<void> {
+        const max = fs.config.maxFoliosPerBio;
+        for (let i = 0; i < rac.folios.length; i += max) {
+          fs.submitRead(rac.mapping, rac.folios.slice(i, i + max));
+        }
+        yield* [];
+      },
+    };
+  }
+
+  /**
+   * Create a file of this filesystem: an address space with its aops, optionally a size and
+   * backing contents (a fresh content tag per page).
+   */
+  createFile(opts: SimpleFileOptions): AddressSpace {
+    const mapping = AddressSpace.create(this.mm, {
+      name: opts.name,
+      aops: this.aops,
+      minOrder: opts.minOrder,
+      maxOrder: opts.maxOrder,
+      host: this,
+    });
+    if (opts.sizePages !== undefined) iSizeWrite(mapping, opts.sizePages);
+    for (let i = 0; i < (opts.fillPages ?? 0); i++) {
+      const tag = newContentTag(this.mm);
+      mapping.backing.set(i, tag);
+      mapping.latest.set(i, tag);
+    }
+    return mapping;
+  }
+
+  /**
+   * submit_bio() of a read bio for locked folios of `mapping`: a completion task sleeps the
+   * read latency, then for each folio copies the backing tags (0 for a hole) and calls
+   * folio_end_read(success). The folios' PG_locked is held by that task meanwhile. Returns it.
+   */
+  submitRead(mapping: AddressSpace, folios: readonly number[]): Task {
+    const mm = this.mm;
+    const env = mm.env;
+    const id = this.#nextBio++;
+    const list = [...folios];
+    const refs = list.map((f) => mm.ref(f));
+    const desc = `read bio #${id} (${mapping.name} ${list.map((f) => mm.mem.index[f]).join(",")})`;
+    this.stats.readBios++;
+    env.emit("block_bio_queue", this.config.name, null, desc);
+    // deno-lint-ignore no-this-alias
+    const fs = this;
+    const task = env.spawn(`${this.config.name}-read#${id}`, function* (e, self) {
+      const ns = sampleLatency(self.rng, fs.config.readLatency);
+      if (ns === Infinity) yield e.hang(`${desc} never completes`);
+      else yield e.sleep(ns);
+      const p = fs.config.readErrorProbability;
+      let failed = p > 0 && self.rng.chance(p);
+      for (let k = 0; k < list.length; k++) {
+        if (!failed && fs.failRead) {
+          const f = list[k]!;
+          const n = 1 << mm.mem.order[f]!;
+          for (let i = 0; i < n; i++) if (fs.failRead(mapping, mm.mem.index[f]! + i)) failed = true;
+        }
+      }
+      env.emit("block_bio_complete", fs.config.name, failed ? -5 : 0, desc);
+      if (failed) fs.stats.readErrors++;
+      for (let k = 0; k < list.length; k++) {
+        const folio = list[k]!;
+        if (!mm.checkLive(refs[k]!, `${desc} completion`)) {
+          fs.stats.staleCompletions++;
+          continue;
+        }
+        mpageEndIo(mm, fs, mapping, folio, !failed);
+      }
+    });
+    for (const f of list) mm.setBitHolder(f, PG.locked, task);
+    return task;
+  }
+}
+
+/** mpage_end_io() for one folio: fill it from the backing store, then folio_end_read(). */
+function mpageEndIo(
+  mm: Mm,
+  fs: SimpleFs,
+  mapping: AddressSpace,
+  folio: number,
+  success: boolean,
+): void {
+  const mem = mm.mem;
+  if (success) {
+    const n = 1 << mem.order[folio]!;
+    const base = mem.index[folio]!;
+    for (let i = 0; i < n; i++) mem.data[folio + i] = mapping.backing.get(base + i) ?? 0;
+    fs.stats.pagesRead += n;
+  }
+  folioEndRead(mm, folio, success);
+}
