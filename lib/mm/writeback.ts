@@ -50,6 +50,7 @@ import { wbStartBackgroundWriteback } from "./fs_writeback.ts";
 import { folioRotateReclaimable, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE } from "./lru.ts";
 import { PG } from "./memory.ts";
 import type { Mm } from "./mm.ts";
+import { folioMkclean } from "./mmap.ts";
 import { mappingTagged, nrPages, wbState, type WritebackStats } from "./_wb_state.ts";
 
 export { WritebackConfig, type WritebackConfigInput, type WritebackStats } from "./_wb_state.ts";
@@ -247,8 +248,9 @@ export function folioCancelDirty(mm: Mm, folio: number): void {
  * writeback and undo NR_FILE_DIRTY. Returns true if it was dirty. A caller that does not hold
  * the folio lock trips VM_BUG_ON_FOLIO (recorded as a violation).
  *
- * Divergence: `folio_mkclean()` (write-protect the PTEs and move their dirty bits to the
- * folio) is not called here; mmap.ts models PTE dirty bits and its callers write-protect.
+ * Before that, as the kernel does, `folio_mkclean()` write-protects the folio's shared PTEs and
+ * moves their dirty bits to the folio (`if (folio_mkclean(folio)) folio_mark_dirty(folio)`), so
+ * the next store through a mapping takes a write fault and `->page_mkwrite`.
  *
  * @example
  * ```ts
@@ -269,6 +271,8 @@ export function folioClearDirtyForIo(mm: Mm, folio: number): boolean {
       "VM_BUG_ON_FOLIO(!folio_test_locked)",
       `folio_clear_dirty_for_io: ${mm.describeFolio(folio)} is not locked`,
     );
+  } else if (mem.mapping[folio] !== 0 && folioMkclean(mm, folio)) {
+    folioMarkDirty(mm, folio);
   }
   if (!mem.testAndClearFlag(folio, PG.dirty)) return false;
   if (mem.mapping[folio] !== 0) mm.vmstat.dec("nr_dirty", nrPages(mm, folio));
