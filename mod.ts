@@ -56,6 +56,7 @@ export * from "./lib/mm/truncate.ts";
 export * from "./lib/mm/writeback.ts";
 export * from "./lib/mm/fs_writeback.ts";
 export * from "./lib/mm/block_device.ts";
+export * from "./lib/mm/vmscan.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 export * from "./lib/fs/simple_fs.ts";
