@@ -29,10 +29,14 @@
  * write puts a new tag in `mem.data` and in `mapping.latest`.
  *
  * Lock order (mm/filemap.c, the parts modelled):
- *   i_rwsem (writers; not modelled) → folio lock → i_pages lock (a step is atomic)
+ *   i_rwsem (writers; not modelled) → invalidate_lock → folio lock → i_pages lock (atomic)
  *
- * Left out: the invalidate_lock (truncate is serialised by the folio lock alone here),
- * IOCB_WAITQ (async buffered reads), `is_partially_uptodate`, splice (`filemap_splice_read`),
+ * The mapping's `invalidate_lock` (v5.15+, Jan Kara) is taken shared by filemap_update_page,
+ * filemap_create_folio and readahead, and exclusively by a filesystem around truncation
+ * ({@link filemapInvalidateLock}), so no new folio can be instantiated in a range being
+ * truncated. The model takes it in every era (before v5.15 filesystems had their own locks).
+ *
+ * Left out: IOCB_WAITQ (async buffered reads), `is_partially_uptodate`, splice (`filemap_splice_read`),
  * `filemap_fault` (see mmap.ts), workingset refault detection (shadow entries), dcache
  * flushing, byte granularity (reads and writes are whole pages; a partial write is a
  * whole-page write here unless the folio is large).
@@ -41,6 +45,7 @@
  */
 
 import type { Effect, Process } from "../sim/engine.ts";
+import { RwSem } from "../sim/sync.ts";
 import {
   AddressSpace,
   type Errno,
@@ -239,6 +244,81 @@ export function iSizeWrite(mapping: AddressSpace, pages: number): void {
  */
 export function mappingMinFolioOrder(mapping: AddressSpace): number {
   return mapping.minOrder;
+}
+
+const invalidateLocks = new WeakMap<AddressSpace, RwSem>();
+
+/**
+ * mapping->invalidate_lock: the rw-semaphore that keeps page-cache instantiation (shared:
+ * reads, readahead, faults) out of a range being invalidated (exclusive: truncate, hole
+ * punch).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, mappingInvalidateLock } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * if (mappingInvalidateLock(m) !== mappingInvalidateLock(m)) throw new Error("one per mapping");
+ * ```
+ */
+export function mappingInvalidateLock(mapping: AddressSpace): RwSem {
+  let sem = invalidateLocks.get(mapping);
+  if (!sem) {
+    sem = new RwSem(`invalidate_lock of ${mapping.name}`);
+    invalidateLocks.set(mapping, sem);
+  }
+  return sem;
+}
+
+/**
+ * filemap_invalidate_lock(): take the invalidate lock exclusively (a filesystem truncating
+ * or punching a hole). Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, filemapInvalidateLock, filemapInvalidateUnlock, truncateInodePagesRange } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * env.spawn("setattr", function* () {
+ *   yield* filemapInvalidateLock(mm, m);
+ *   yield* truncateInodePagesRange(mm, m, 0, Infinity);
+ *   filemapInvalidateUnlock(mm, m);
+ * });
+ * if (env.run().reason !== "done") throw new Error();
+ * ```
+ */
+export function* filemapInvalidateLock(mm: Mm, mapping: AddressSpace): Process<void> {
+  yield* mappingInvalidateLock(mapping).downWrite(mm.env);
+}
+
+/** filemap_invalidate_unlock(). */
+export function filemapInvalidateUnlock(mm: Mm, mapping: AddressSpace): void {
+  mappingInvalidateLock(mapping).upWrite(mm.env);
+}
+
+/** filemap_invalidate_lock_shared(). Use with `yield*`. */
+export function* filemapInvalidateLockShared(mm: Mm, mapping: AddressSpace): Process<void> {
+  yield* mappingInvalidateLock(mapping).downRead(mm.env);
+}
+
+/**
+ * filemap_invalidate_trylock_shared(): take it shared if that needs no sleep (no writer
+ * holds it or waits for it).
+ */
+export function* filemapInvalidateTrylockShared(
+  mm: Mm,
+  mapping: AddressSpace,
+): Process<boolean> {
+  const sem = mappingInvalidateLock(mapping);
+  if (sem.writer !== null || sem.queue.waiters.length > 0) return false;
+  yield* sem.downRead(mm.env); // does not sleep
+  return true;
+}
+
+/** filemap_invalidate_unlock_shared(). */
+export function filemapInvalidateUnlockShared(mm: Mm, mapping: AddressSpace): void {
+  mappingInvalidateLock(mapping).upRead(mm.env);
 }
 
 /**
@@ -446,9 +526,19 @@ export function* filemapUpdatePage(
   opts: ReadOptions = {},
 ): Process<FilemapStatus> {
   const env = mm.env;
+  if (opts.nowait) {
+    if (!(yield* filemapInvalidateTrylockShared(mm, mapping))) return "EAGAIN";
+  } else {
+    yield* filemapInvalidateLockShared(mm, mapping);
+  }
   if (!folioTrylock(mm, folio)) {
-    if (opts.nowait || opts.noio) return "EAGAIN";
+    if (opts.nowait || opts.noio) {
+      filemapInvalidateUnlockShared(mm, mapping);
+      return "EAGAIN";
+    }
+    filemapInvalidateUnlockShared(mm, mapping);
     env.emit("filemap_update_page", folio, "locked", "wait");
+    // This is where we usually end up waiting for a previously submitted readahead to finish.
     yield* folioPutWaitLocked(mm, folio);
     return AOP_TRUNCATED_PAGE;
   }
@@ -462,9 +552,12 @@ export function* filemapUpdatePage(
     error = "EAGAIN";
   } else {
     env.emit("filemap_update_page", folio, "!uptodate", "read_folio");
-    return yield* filemapReadFolio(mm, mapping, folio, opts.ra);
+    const err = yield* filemapReadFolio(mm, mapping, folio, opts.ra);
+    filemapInvalidateUnlockShared(mm, mapping);
+    return err;
   }
   folioUnlock(mm, folio);
+  filemapInvalidateUnlockShared(mm, mapping);
   if (error === AOP_TRUNCATED_PAGE) folioPut(mm, folio);
   return error;
 }
@@ -498,14 +591,19 @@ export function* filemapCreateFolio(
   const folio = yield* folioAllocGfp(mm, minOrder, mappingGfpMask(mapping));
   if (folio < 0) return "ENOMEM";
   const aligned = index - (index % (1 << minOrder));
+  // Protect against truncate / hole punch: no new folio may be brought uptodate in a range
+  // being truncated.
+  yield* filemapInvalidateLockShared(mm, mapping);
   // mapping_gfp_constraint(mapping, GFP_KERNEL) for the xarray nodes: nothing to allocate.
   const r = filemapAddFolioLocked(mm, mapping, folio, aligned);
   if (!r.ok) {
+    filemapInvalidateUnlockShared(mm, mapping);
     folioPut(mm, folio);
     return r.errno === "EBUSY" ? AOP_TRUNCATED_PAGE : r.errno;
   }
   mm.env.emit("filemap_create_folio", folio, null, { mapping: mapping.name, index: aligned });
   const err = yield* filemapReadFolio(mm, mapping, folio, opts.ra);
+  filemapInvalidateUnlockShared(mm, mapping);
   if (err !== 0) {
     folioPut(mm, folio);
     return err;

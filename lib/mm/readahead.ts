@@ -19,9 +19,9 @@
  *
  * Left out: the bdi `io_pages` limit (taken equal to `ra_pages`), `blk_cgroup_congested()`,
  * psi/workingset accounting, `readahead_expand()`, mmap read-around (`do_sync_mmap_readahead`,
- * see mmap.ts), the v6.10+ restructuring that folded `ondemand_readahead` into
- * `page_cache_sync_ra`/`page_cache_async_ra` (same decisions for the cases modelled), and the
- * invalidate_lock (no claim depends on it; truncate here is serialised by the folio lock).
+ * see mmap.ts), and the v6.10+ restructuring that folded `ondemand_readahead` into
+ * `page_cache_sync_ra`/`page_cache_async_ra` (same decisions for the cases modelled). The
+ * mapping's invalidate_lock is held shared while folios are added and submitted.
  *
  * @module
  */
@@ -40,6 +40,8 @@ import {
 } from "./page_alloc.ts";
 import {
   filemapAddFolioLocked,
+  filemapInvalidateLockShared,
+  filemapInvalidateUnlockShared,
   iSizeRead,
   mappingGfpMask,
   mappingMinFolioOrder,
@@ -241,6 +243,7 @@ export function* pageCacheRaUnbounded(
   const minNrPages = 1 << minOrder;
   const gfp = readaheadGfpMask(mapping);
   const nofs = memallocNofsSave(env);
+  yield* filemapInvalidateLockShared(mm, mapping);
   try {
     const start = rac.index;
     const index = start - (start % minNrPages); // mapping_align_start_index()
@@ -282,6 +285,7 @@ export function* pageCacheRaUnbounded(
     // ->read_folio itself and handle the error.
     yield* readPages(mm, rac);
   } finally {
+    filemapInvalidateUnlockShared(mm, mapping);
     memallocNofsRestore(env, nofs);
   }
 }
@@ -496,6 +500,7 @@ export function* pageCacheRaOrder(mm: Mm, rac: Ractl, newOrder: number): Process
     }
     env.emit("page_cache_ra_order", mapping.name, index, { order: newOrder, size: ra.size });
     const nofs = memallocNofsSave(env);
+    yield* filemapInvalidateLockShared(mm, mapping);
     try {
       rac.index = index - (index % (1 << minOrder));
       index = rac.index;
@@ -511,6 +516,7 @@ export function* pageCacheRaOrder(mm: Mm, rac: Ractl, newOrder: number): Process
       }
       yield* readPages(mm, rac);
     } finally {
+      filemapInvalidateUnlockShared(mm, mapping);
       memallocNofsRestore(env, nofs);
     }
     // If there were already folios in the page cache we may have left gaps: let the regular

@@ -7,7 +7,8 @@
  * Follows mm/truncate.c of linux-next in 2025 (ColinIanKing/linux-next tree 09d5a30a, v6.16
  * era: `folio_invalidate`, `truncate_cleanup_folio`, `truncate_inode_folio`,
  * `truncate_inode_partial_folio`, `truncate_inode_pages_range`, `folio_launder`,
- * `folio_unmap_invalidate`, `invalidate_inode_pages2_range`) and mm/filemap.c
+ * `folio_unmap_invalidate`, `invalidate_inode_pages2_range`, `truncate_pagecache`,
+ * `truncate_setsize`, `truncate_pagecache_range`) and mm/filemap.c
  * `find_lock_entries` / `find_get_entries` (v6.10-era tree b6273b55). The 2021-era
  * invalidate_inode_pages2_range (`do_launder_page` + `invalidate_complete_page2`) makes the
  * same decisions: launder a dirty folio if the filesystem can, otherwise a folio that stays
@@ -41,6 +42,7 @@ import {
   filemapReleaseFolio,
   folioHasPrivate,
   folioNeedsRelease,
+  iSizeWrite,
 } from "./filemap.ts";
 
 /** -EBUSY as the kernel's int. */
@@ -436,4 +438,83 @@ export function* invalidateInodePages2Range(
     yield env.point(); // cond_resched()
   }
   return ret;
+}
+
+/**
+ * truncate_pagecache(): unmap (including private COWed copies) and remove the page cache
+ * from page `newSize` on; the caller has written the new i_size and holds the invalidate
+ * lock, as a filesystem's setattr does. Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, folioAlloc, folioPut, filemapAddFolio, truncatePagecache } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * for (let i = 0; i < 4; i++) { const f = folioAlloc(mm, 0); filemapAddFolio(mm, m, f, i); folioPut(mm, f); }
+ * env.spawn("t", function* () { yield* truncatePagecache(mm, m, 2); });
+ * env.run();
+ * if (m.nrpages !== 2) throw new Error();
+ * ```
+ */
+export function* truncatePagecache(
+  mm: Mm,
+  mapping: AddressSpace,
+  newSize: number,
+): Process<void> {
+  unmapMappingRange(mm, mapping, newSize, 0, true);
+  yield* truncateInodePagesRange(mm, mapping, newSize, Infinity);
+  unmapMappingRange(mm, mapping, newSize, 0, true);
+}
+
+/**
+ * truncate_setsize(): write the new i_size (pages), then truncate_pagecache(). Caller holds
+ * the invalidate lock. Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, truncateSetsize, iSizeRead, filemapInvalidateLock, filemapInvalidateUnlock } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * env.spawn("setattr", function* () {
+ *   yield* filemapInvalidateLock(mm, m);
+ *   yield* truncateSetsize(mm, m, 0);
+ *   filemapInvalidateUnlock(mm, m);
+ * });
+ * env.run();
+ * if (iSizeRead(m) !== 0) throw new Error();
+ * ```
+ */
+export function* truncateSetsize(mm: Mm, mapping: AddressSpace, newSize: number): Process<void> {
+  iSizeWrite(mapping, newSize);
+  yield* truncatePagecache(mm, mapping, newSize);
+}
+
+/**
+ * truncate_pagecache_range(): hole punch of pages [start, end]: unmap (shared mappings only)
+ * and remove them; i_size is unchanged. Caller holds the invalidate lock. Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, folioAlloc, folioPut, filemapAddFolio, truncatePagecacheRange } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * for (let i = 0; i < 4; i++) { const f = folioAlloc(mm, 0); filemapAddFolio(mm, m, f, i); folioPut(mm, f); }
+ * env.spawn("punch", function* () { yield* truncatePagecacheRange(mm, m, 1, 2); });
+ * env.run();
+ * if (m.nrpages !== 2) throw new Error();
+ * ```
+ */
+export function* truncatePagecacheRange(
+  mm: Mm,
+  mapping: AddressSpace,
+  start: number,
+  end: number,
+): Process<void> {
+  if (end >= start) {
+    unmapMappingRange(mm, mapping, start, Number.isFinite(end) ? end - start + 1 : 0, false);
+  }
+  yield* truncateInodePagesRange(mm, mapping, start, end);
 }

@@ -1,0 +1,595 @@
+import assert from "node:assert/strict";
+import {
+  AddressSpace,
+  AOP_TRUNCATED_PAGE,
+  BlockDevice,
+  Engine,
+  fgfSetOrder,
+  FGP,
+  filemapAddFolio,
+  filemapAddFolioLocked,
+  filemapFdatawrite,
+  filemapGetEntry,
+  filemapGetFolioErr,
+  filemapGetPages,
+  filemapInvalidateLock,
+  filemapInvalidateUnlock,
+  filemapRead,
+  filemapReleaseFolio,
+  folioAlloc,
+  folioAttachPrivate,
+  folioNeedsRelease,
+  folioPut,
+  folioTestLocked,
+  folioTrylock,
+  folioUnlock,
+  genericPerformWrite,
+  GFP_KERNEL,
+  invalidateInodePages2Range,
+  iSizeWrite,
+  kiocbInvalidatePages,
+  Mm,
+  newContentTag,
+  PG,
+  SimpleFs,
+  type Task,
+  truncateInodeFolio,
+  truncateInodePagesRange,
+  truncatePagecacheRange,
+} from "../../../mod.ts";
+
+const LAT = 100_000;
+
+function setup(opts: { latency?: number; minOrder?: number; maxOrder?: number } = {}) {
+  const env = new Engine({ trace: true });
+  const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+  const fs = new SimpleFs(mm, { readLatency: { kind: "fixed", ns: opts.latency ?? LAT } });
+  const file = fs.createFile({
+    name: "f",
+    sizePages: 64,
+    fillPages: 64,
+    minOrder: opts.minOrder,
+    maxOrder: opts.maxOrder,
+  });
+  return { env, mm, fs, file };
+}
+
+/** The kinds a task emitted, restricted to `kinds`. */
+function timeline(env: Engine, task: Task, kinds: readonly string[]): string[] {
+  const set = new Set(kinds);
+  return env.trace!.kinds((e) => e.task === task.id && set.has(e.kind));
+}
+
+const READ_KINDS = [
+  "page_cache_sync_ra",
+  "page_cache_async_ra",
+  "filemap_update_page",
+  "folio_put_wait_locked",
+  "filemap_read_folio",
+  "aop_truncated_page",
+  "filemap_create_folio",
+  "mm_filemap_get_pages",
+  "filemap_read",
+] as const;
+
+function reader(env: Engine, mm: Mm, file: AddressSpace, index: number, count = 1) {
+  const out: { tags: number[] | null; errno: string | null; at: number } = {
+    tags: null,
+    errno: null,
+    at: -1,
+  };
+  const task = env.spawn(`reader@${index}`, function* (e) {
+    const r = yield* filemapRead(mm, file, index, count);
+    if (r.ok) out.tags = r.value;
+    else out.errno = r.errno;
+    out.at = e.nowNs;
+  });
+  return { task, out };
+}
+
+Deno.test("filemapRead returns content tags", async (t) => {
+  await t.step("a cache miss reads through readahead and returns the backing tag", () => {
+    const { env, mm, file, fs } = setup();
+    const a = reader(env, mm, file, 0);
+    const r = env.run();
+    assert.equal(r.reason, "done");
+    assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+    assert.equal(a.out.at, LAT);
+    assert.equal(fs.stats.readBios, 1);
+    // The reader waited on the lock of the readahead folio, then looked it up again.
+    assert.deepEqual(timeline(env, a.task, READ_KINDS), [
+      "page_cache_sync_ra",
+      "filemap_update_page",
+      "folio_put_wait_locked",
+      "aop_truncated_page",
+      "mm_filemap_get_pages",
+      "filemap_read",
+    ]);
+  });
+
+  await t.step("a hole reads as tag 0; the read stops at i_size", () => {
+    const { env, mm, file } = setup();
+    file.backing.delete(2);
+    iSizeWrite(file, 4);
+    const a = reader(env, mm, file, 1, 10);
+    env.run();
+    assert.deepEqual(a.out.tags, [file.backing.get(1), 0, file.backing.get(3)]);
+  });
+
+  await t.step("IOCB_NOIO and IOCB_NOWAIT return EAGAIN on a miss without reading", () => {
+    const { env, mm, file, fs } = setup();
+    const res: string[] = [];
+    env.spawn("nowait", function* () {
+      const a = yield* filemapRead(mm, file, 0, 1, { noio: true });
+      res.push(a.ok ? "ok" : a.errno);
+      const b = yield* filemapGetPages(mm, file, 5, 1, { nowait: true, noio: true });
+      res.push(b.ok ? "ok" : b.errno);
+    });
+    env.run();
+    assert.deepEqual(res, ["EAGAIN", "EAGAIN"]);
+    assert.equal(fs.stats.readBios, 0);
+  });
+});
+
+Deno.test("filemap_update_page", async (t) => {
+  await t.step(
+    "a reader racing with a slow read I/O waits on the lock and returns the backing tag",
+    () => {
+      const { env, mm, file } = setup();
+      const a = reader(env, mm, file, 0);
+      let b!: ReturnType<typeof reader>;
+      env.spawn("later", function* (e) {
+        yield e.sleep(10_000);
+        b = reader(env, mm, file, 0);
+      });
+      env.run();
+      assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+      assert.deepEqual(b.out.tags, [file.backing.get(0)]);
+      assert.equal(b.out.at, LAT, "B is released by the I/O completion, not before");
+      // B found the folio locked and !uptodate: no readahead, wait, look up again.
+      assert.deepEqual(timeline(env, b.task, READ_KINDS), [
+        "filemap_update_page",
+        "folio_put_wait_locked",
+        "aop_truncated_page",
+        "mm_filemap_get_pages",
+        "filemap_read",
+      ]);
+      assert.equal(env.violations.length, 0);
+    },
+  );
+
+  await t.step("a reader finding a folio unlocked but !uptodate reads it with ->read_folio", () => {
+    const { env, mm, file, fs } = setup();
+    let bios = 0;
+    fs.failRead = () => bios++ === 0; // the readahead bio fails, later reads succeed
+    const a = reader(env, mm, file, 0);
+    env.run();
+    assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+    assert.equal(fs.stats.readBios, 2);
+    assert.equal(fs.stats.readErrors, 1);
+    assert.deepEqual(timeline(env, a.task, READ_KINDS), [
+      "page_cache_sync_ra",
+      "filemap_update_page",
+      "folio_put_wait_locked",
+      "aop_truncated_page",
+      "filemap_update_page", // trylock succeeds, !uptodate → read_folio
+      "filemap_read_folio",
+      "mm_filemap_get_pages",
+      "filemap_read",
+    ]);
+    assert.equal(a.out.at, 2 * LAT);
+  });
+
+  await t.step("if the synchronous re-read fails too, the read returns EIO", () => {
+    const { env, mm, file, fs } = setup();
+    fs.failRead = () => true;
+    const a = reader(env, mm, file, 0);
+    env.run();
+    assert.equal(a.out.errno, "EIO");
+    assert.equal(a.out.tags, null);
+    const f = filemapGetEntry(file, 0);
+    assert.ok(f >= 0 && !mm.mem.testFlag(f, PG.uptodate) && !mm.mem.testFlag(f, PG.locked));
+  });
+
+  await t.step("a folio truncated between lookup and lock is looked up again", () => {
+    // The readahead bio fails at t=LAT; truncation runs at the same instant, in the window
+    // between the reader's lookup (it holds a reference) and its trylock.
+    const { env, mm, file, fs } = setup();
+    let bios = 0;
+    fs.failRead = () => bios++ === 0;
+    const trunc = env.spawn("punch", function* () {
+      yield* filemapInvalidateLock(mm, file);
+      yield* truncatePagecacheRange(mm, file, 0, Infinity);
+      filemapInvalidateUnlock(mm, file);
+    }, { delayNs: LAT });
+    const a = reader(env, mm, file, 0);
+    env.run();
+    assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+    const updates = env.trace!.ofKind("filemap_update_page").filter((e) => e.task === a.task.id);
+    // Wait for the failed read; find the folio truncated (mapping NULL) after taking its lock;
+    // then wait for the read of the new folio.
+    assert.deepEqual(updates.map((e) => e.before), ["locked", "truncated", "locked"]);
+    assert.equal(updates[1]!.after, AOP_TRUNCATED_PAGE);
+    assert.ok(trunc.done);
+    assert.equal(fs.stats.readBios, 2, "the new folio was read again");
+  });
+});
+
+Deno.test("truncateInodePagesRange", async (t) => {
+  await t.step("a reader waiting on a locked folio that is truncated reads a new folio", () => {
+    const { env, mm, file, fs } = setup();
+    const a = reader(env, mm, file, 0);
+    const gen0 = () => mm.mem.generation[filemapGetEntry(file, 0)];
+    let oldGen = -1;
+    const trunc = env.spawn("punch", function* (e) {
+      yield e.sleep(10_000);
+      oldGen = gen0()!;
+      yield* filemapInvalidateLock(mm, file);
+      yield* truncatePagecacheRange(mm, file, 0, Infinity);
+      filemapInvalidateUnlock(mm, file);
+    });
+    let b!: ReturnType<typeof reader>;
+    env.spawn("later", function* (e) {
+      yield e.sleep(20_000);
+      b = reader(env, mm, file, 0);
+    });
+    env.run();
+    assert.ok(trunc.done);
+    assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+    assert.deepEqual(b.out.tags, [file.backing.get(0)]);
+    // Truncate waited for the read to finish (it needs the folio lock).
+    const tEnd = env.trace!.events.filter((e) => e.task === trunc.id).at(-1)!.tNs;
+    assert.ok(tEnd >= LAT);
+    // B looked the folio up while it was still cached, then blocked on the invalidate lock
+    // the hole punch held; it found the folio truncated and retried with a fresh readahead.
+    assert.deepEqual(timeline(env, b.task, READ_KINDS), [
+      "filemap_update_page", // truncated → AOP_TRUNCATED_PAGE
+      "aop_truncated_page",
+      "page_cache_sync_ra",
+      "filemap_update_page", // the new folio is locked for its read: wait
+      "folio_put_wait_locked",
+      "aop_truncated_page",
+      "mm_filemap_get_pages",
+      "filemap_read",
+    ]);
+    const bUpdates = env.trace!.ofKind("filemap_update_page").filter((e) => e.task === b.task.id);
+    assert.deepEqual(bUpdates.map((e) => e.before), ["truncated", "locked"]);
+    assert.equal(fs.stats.readBios, 2);
+    assert.notEqual(gen0(), oldGen);
+  });
+
+  await t.step("truncate waits for writeback before removing the folio", () => {
+    const env = new Engine({ trace: true });
+    const mm = new Mm(env, { memory: { nrFrames: 256 } });
+    const file = AddressSpace.create(mm, { name: "wb" });
+    new BlockDevice(mm, { latency: { kind: "fixed", ns: 50_000 } }).attach(file);
+    const tag = newContentTag(mm);
+    const trunc = env.spawn("truncate", function* (e) {
+      yield* genericPerformWrite(mm, file, 0, tag);
+      yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL"); // returns with the write in flight
+      assert.ok(mm.mem.testFlag(filemapGetEntry(file, 0), PG.writeback));
+      yield* truncateInodePagesRange(mm, file, 0, Infinity);
+      assert.equal(e.nowNs, 50_000, "truncate returned only when the write completed");
+    });
+    const r = env.run();
+    assert.equal(r.reason, "done");
+    assert.ok(trunc.done);
+    assert.equal(file.nrpages, 0);
+    assert.equal(file.backing.get(0), tag, "the write reached the disk first");
+    const kinds = env.trace!.kinds((e) =>
+      e.task === trunc.id &&
+      ["truncate_inode_pages_range", "folio_wait_writeback", "mm_filemap_delete_from_page_cache"]
+        .includes(e.kind)
+    );
+    assert.deepEqual(kinds, [
+      "truncate_inode_pages_range",
+      "folio_wait_writeback",
+      "mm_filemap_delete_from_page_cache",
+    ]);
+  });
+
+  await t.step("->invalidate_folio runs for folios with private data, not for others", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const invalidated: number[] = [];
+    const file = AddressSpace.create(mm, {
+      name: "p",
+      aops: {
+        *invalidateFolio(mm, _m, folio) {
+          invalidated.push(mm.mem.index[folio]!);
+          mm.mem.clearFlag(folio, PG.private_2);
+          if (mm.mem.testFlag(folio, PG.private)) mm.mem.clearFlag(folio, PG.private);
+          yield env.sleep(1);
+        },
+      },
+    });
+    const fs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const f = folioAlloc(mm, 0);
+      filemapAddFolio(mm, file, f, i);
+      folioPut(mm, f);
+      fs.push(f);
+    }
+    mm.mem.setFlag(fs[1]!, PG.private_2);
+    env.spawn("t", function* () {
+      yield* truncateInodePagesRange(mm, file, 0, 2);
+    });
+    env.run();
+    assert.deepEqual(invalidated, [1], "PG_private_2 counts as private for invalidation");
+    assert.equal(file.nrpages, 0);
+  });
+
+  await t.step("a dirty large folio straddling the range is kept; a clean one goes", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "large", maxOrder: 2 });
+    const a = folioAlloc(mm, 2);
+    const b = folioAlloc(mm, 2);
+    filemapAddFolio(mm, file, a, 0);
+    filemapAddFolio(mm, file, b, 4);
+    folioPut(mm, a);
+    folioPut(mm, b);
+    mm.mem.setFlag(a, PG.dirty);
+    env.spawn("t", function* () {
+      yield* truncateInodePagesRange(mm, file, 2, 5);
+    });
+    env.run();
+    assert.equal(filemapGetEntry(file, 0), a, "dirty straddling folio kept");
+    assert.equal(filemapGetEntry(file, 4), -1, "clean straddling folio dropped whole");
+  });
+});
+
+Deno.test("invalidateInodePages2Range and kiocbInvalidatePages", async (t) => {
+  function dirtyFile(aops = {}) {
+    const env = new Engine({ trace: true });
+    const mm = new Mm(env, { memory: { nrFrames: 128 } });
+    const file = AddressSpace.create(mm, { name: "dio", aops });
+    new BlockDevice(mm, { latency: { kind: "fixed", ns: 10_000 } }).attach(file);
+    const tags = [newContentTag(mm), newContentTag(mm)];
+    return { env, mm, file, tags };
+  }
+
+  await t.step("a dirty folio without ->launder_folio makes it fail with -EBUSY", () => {
+    const { env, mm, file, tags } = dirtyFile();
+    let r = 0;
+    env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      yield* genericPerformWrite(mm, file, 1, tags[1]!);
+      // Only page 1 becomes clean; page 0 stays dirty.
+      const f1 = filemapGetEntry(file, 1);
+      mm.mem.clearFlag(f1, PG.dirty);
+      mm.vmstat.dec("nr_dirty");
+      r = yield* kiocbInvalidatePages(mm, file, 0, 1, { nowait: true });
+      assert.equal(r, -11, "IOCB_NOWAIT with cached pages: -EAGAIN");
+      r = yield* invalidateInodePages2Range(mm, file, 0, 1);
+    });
+    env.run();
+    assert.equal(r, -16);
+    assert.ok(filemapGetEntry(file, 0) >= 0, "dirty folio kept");
+    assert.equal(filemapGetEntry(file, 1), -1, "clean folio invalidated");
+  });
+
+  await t.step("->launder_folio writes a dirty folio, which is then invalidated", () => {
+    let laundered = 0;
+    const { env, mm, file, tags } = dirtyFile({
+      *launderFolio(mm: Mm, mapping: AddressSpace, folio: number) {
+        laundered++;
+        mapping.backing.set(mm.mem.index[folio]!, mm.mem.data[folio]!);
+        mm.mem.clearFlag(folio, PG.dirty);
+        mm.vmstat.dec("nr_dirty");
+        yield mm.env.sleep(5_000);
+        return 0;
+      },
+    });
+    let r = -1;
+    env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      r = yield* invalidateInodePages2Range(mm, file, 0, 0);
+    });
+    env.run();
+    assert.equal(r, 0);
+    assert.equal(laundered, 1);
+    assert.equal(file.nrpages, 0);
+    assert.equal(file.backing.get(0), tags[0]);
+  });
+
+  await t.step("kiocbInvalidatePages writes back and waits, then invalidates", () => {
+    const { env, mm, file, tags } = dirtyFile();
+    let r = -1;
+    const dio = env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      yield* genericPerformWrite(mm, file, 1, tags[1]!);
+      r = yield* kiocbInvalidatePages(mm, file, 0, 1);
+    });
+    env.run();
+    assert.equal(r, 0);
+    assert.equal(file.nrpages, 0);
+    assert.deepEqual([file.backing.get(0), file.backing.get(1)], tags);
+    const kinds = env.trace!.kinds((e) =>
+      e.task === dio.id &&
+      ["folio_wait_writeback", "invalidate_inode_pages2_range"].includes(e.kind)
+    );
+    assert.equal(kinds.at(-1), "invalidate_inode_pages2_range");
+  });
+});
+
+Deno.test("filemapReleaseFolio", async (t) => {
+  const env = new Engine();
+  const mm = new Mm(env, { memory: { nrFrames: 64 } });
+  const released: number[] = [];
+  const file = AddressSpace.create(mm, {
+    name: "r",
+    aops: {
+      releaseFolio(mm, _m, folio) {
+        released.push(folio);
+        return !mm.mem.testFlag(folio, PG.dirty);
+      },
+    },
+  });
+  const f = folioAlloc(mm, 0);
+  filemapAddFolio(mm, file, f, 0);
+  folioTrylock(mm, f);
+
+  await t.step("nothing to release: true without calling ->release_folio", () => {
+    assert.equal(folioNeedsRelease(mm, f), false);
+    assert.equal(filemapReleaseFolio(mm, f, GFP_KERNEL), true);
+    assert.deepEqual(released, []);
+  });
+
+  await t.step("PG_private_2 needs release; under writeback it is refused", () => {
+    mm.mem.setFlag(f, PG.private_2);
+    assert.equal(folioNeedsRelease(mm, f), true);
+    mm.mem.setFlag(f, PG.writeback);
+    assert.equal(filemapReleaseFolio(mm, f, GFP_KERNEL), false);
+    assert.deepEqual(released, []);
+    mm.mem.clearFlag(f, PG.writeback);
+    assert.equal(filemapReleaseFolio(mm, f, GFP_KERNEL), true);
+    assert.deepEqual(released, [f]);
+    mm.mem.clearFlag(f, PG.private_2);
+  });
+
+  await t.step("->release_folio decides (an iomap-like refusal of dirty folios)", () => {
+    folioAttachPrivate(mm, f, { blocks: 1 });
+    mm.mem.setFlag(f, PG.dirty);
+    assert.equal(filemapReleaseFolio(mm, f, GFP_KERNEL), false);
+    mm.mem.clearFlag(f, PG.dirty);
+    assert.equal(filemapReleaseFolio(mm, f, GFP_KERNEL), true);
+  });
+
+  await t.step("without ->release_folio, buffers go unless dirty (try_to_free_buffers)", () => {
+    const plain = AddressSpace.create(mm, { name: "plain", releaseAlways: true });
+    const g = folioAlloc(mm, 0);
+    filemapAddFolio(mm, plain, g, 0);
+    folioTrylock(mm, g);
+    assert.equal(folioNeedsRelease(mm, g), true, "AS_RELEASE_ALWAYS");
+    folioAttachPrivate(mm, g, { bh: 1 });
+    mm.mem.setFlag(g, PG.dirty);
+    assert.equal(filemapReleaseFolio(mm, g, GFP_KERNEL), false);
+    mm.mem.clearFlag(g, PG.dirty);
+    assert.equal(filemapReleaseFolio(mm, g, GFP_KERNEL), true);
+    assert.equal(mm.mem.testFlag(g, PG.private), false);
+  });
+
+  await t.step("the folio must be locked", () => {
+    const g = folioAlloc(mm, 0);
+    assert.throws(() => filemapReleaseFolio(mm, g, GFP_KERNEL), /not locked/);
+  });
+});
+
+Deno.test("filemapGetFolio (__filemap_get_folio)", async (t) => {
+  await t.step("FGP_LOCK sleeps on a locked folio; FGP_NOWAIT returns EAGAIN", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "g" });
+    const f = folioAlloc(mm, 0);
+    filemapAddFolioLocked(mm, file, f, 0);
+    const res: string[] = [];
+    env.spawn("nowait", function* () {
+      const r = yield* filemapGetFolioErr(mm, file, 0, FGP.LOCK | FGP.NOWAIT);
+      res.push(r.ok ? "ok" : r.errno);
+    });
+    env.spawn("lock", function* (e) {
+      const r = yield* filemapGetFolioErr(mm, file, 0, FGP.LOCK);
+      res.push(r.ok ? `locked@${e.nowNs}` : r.errno);
+    });
+    env.spawn("owner", function* (e) {
+      yield e.sleep(7);
+      folioUnlock(mm, f);
+    });
+    env.run();
+    assert.deepEqual(res, ["EAGAIN", "locked@7"]);
+  });
+
+  await t.step("a folio truncated while we waited for its lock is looked up again", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "g" });
+    const f = folioAlloc(mm, 0);
+    filemapAddFolioLocked(mm, file, f, 0);
+    folioPut(mm, f);
+    const oldRef = mm.ref(f);
+    let got = -2;
+    env.spawn("writer", function* () {
+      const r = yield* filemapGetFolioErr(mm, file, 0, FGP.LOCK | FGP.CREAT);
+      got = r.ok ? r.value : -1;
+    });
+    env.spawn("truncate", function* (e) {
+      yield e.sleep(5);
+      yield* truncateInodeFolio(mm, file, f); // we hold its lock
+      folioUnlock(mm, f);
+    });
+    env.run();
+    assert.ok(got >= 0);
+    assert.ok(!mm.isLive(oldRef), "the truncated folio was freed");
+    assert.equal(filemapGetEntry(file, 0), got);
+    assert.ok(folioTestLocked(mm, got));
+    assert.equal(mm.mem.mapping[got], file.id);
+  });
+
+  await t.step("FGP_CREAT honours the mapping's minimum order and aligns the index", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "lbs", minOrder: 2, maxOrder: 3 });
+    let f = -1;
+    let g = -1;
+    env.spawn("w", function* () {
+      const r = yield* filemapGetFolioErr(mm, file, 6, FGP.LOCK | FGP.CREAT);
+      if (r.ok) f = r.value;
+      const s = yield* filemapGetFolioErr(mm, file, 9, FGP.LOCK | FGP.CREAT | fgfSetOrder(3));
+      if (s.ok) g = s.value;
+    });
+    env.run();
+    assert.equal(mm.mem.order[f], 2);
+    assert.equal(mm.mem.index[f], 4);
+    assert.equal(mm.mem.order[g], 3, "order 3 requested, index 9 rounds down to 8");
+    assert.equal(mm.mem.index[g], 8);
+  });
+
+  await t.step("FGP_FOR_MMAP returns the new folio unlocked", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "m" });
+    let f = -1;
+    env.spawn("fault", function* () {
+      const r = yield* filemapGetFolioErr(mm, file, 1, FGP.CREAT | FGP.FOR_MMAP);
+      if (r.ok) f = r.value;
+    });
+    env.run();
+    assert.ok(f >= 0 && !folioTestLocked(mm, f));
+  });
+});
+
+Deno.test("genericPerformWrite", async (t) => {
+  await t.step("copies the tag, marks the folio uptodate and dirty, extends i_size", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "w" });
+    iSizeWrite(file, 1);
+    const tag = newContentTag(mm);
+    env.spawn("w", function* () {
+      const r = yield* genericPerformWrite(mm, file, 3, tag);
+      assert.ok(r.ok);
+    });
+    env.run();
+    const f = filemapGetEntry(file, 3);
+    assert.equal(mm.mem.data[f], tag);
+    assert.ok(mm.mem.testFlag(f, PG.uptodate) && mm.mem.testFlag(f, PG.dirty));
+    assert.ok(!folioTestLocked(mm, f));
+    assert.equal(file.latest.get(3), tag);
+    assert.equal(mm.mem.refcount[f], 1, "only the page cache's reference remains");
+  });
+
+  await t.step("a partial write to a large !uptodate folio reads the rest first", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "w", minOrder: 2, maxOrder: 2 });
+    for (let i = 0; i < 4; i++) file.backing.set(i, 100 + i);
+    const tag = newContentTag(mm);
+    env.spawn("w", function* () {
+      yield* genericPerformWrite(mm, file, 1, tag);
+    });
+    env.run();
+    const f = filemapGetEntry(file, 0);
+    assert.deepEqual([...mm.mem.data.subarray(f, f + 4)], [100, tag, 102, 103]);
+  });
+});
