@@ -32,6 +32,8 @@ import {
   setPageAllocConfig,
   setPageAllocHooks,
 } from "../../../lib/mm/page_alloc.ts";
+// The whole model: vmscan.ts registers try_to_free_pages as the default reclaim hook.
+import { filemapRead, SimpleFs } from "../../../mod.ts";
 
 /**
  * A 1024-frame zone (watermarks min 64, low 80, high 96 pages) whose free memory is brought
@@ -344,4 +346,27 @@ Deno.test("memalloc scopes and folio allocation", async (t) => {
     assert.equal(mm.zone.getPageblockMigratetype(g), MIGRATE.UNMOVABLE);
     assert.ok(GFP_KERNEL & __GFP_DIRECT_RECLAIM);
   });
+});
+
+Deno.test("with vmscan.ts: direct reclaim frees clean page cache for the allocation", () => {
+  const env = new Engine({ trace: true });
+  const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+  const fs = new SimpleFs(mm, { readLatency: { kind: "fixed", ns: 1_000 } });
+  const file = fs.createFile({ name: "big", sizePages: 4096, fillPages: 4096 });
+  const held: number[] = [];
+  let pfn = -2;
+  const user = env.spawn("user", function* () {
+    // Fill memory with clean, uptodate page cache (reads), then pin the rest.
+    const r = yield* filemapRead(mm, file, 0, 700);
+    assert.ok(r.ok);
+    while (mm.zone.nrFreePages > 20) held.push(mm.zone.allocPages(0, MIGRATE.UNMOVABLE));
+    pfn = yield* allocPagesGfp(mm, 0, GFP_NOFS);
+  });
+  env.run();
+  assert.ok(user.done);
+  assert.ok(pfn >= 0, "clean file folios are reclaimable without __GFP_FS");
+  assert.ok(file.nrpages < 700, "some page cache was reclaimed");
+  assert.ok(
+    env.trace!.kinds((e) => e.task === user.id).includes("mm_vmscan_direct_reclaim_begin"),
+  );
 });

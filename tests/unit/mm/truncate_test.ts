@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import {
+  AddressSpace,
+  BlockDevice,
+  Engine,
+  filemapAddFolio,
+  filemapFdatawrite,
+  filemapGetEntry,
+  filemapInvalidateLock,
+  filemapInvalidateUnlock,
+  filemapRead,
+  folioAlloc,
+  folioPut,
+  genericPerformWrite,
+  invalidateInodePages2Range,
+  kiocbInvalidatePages,
+  Mm,
+  newContentTag,
+  PG,
+  SimpleFs,
+  type Task,
+  truncateInodePagesRange,
+  truncatePagecacheRange,
+} from "../../../mod.ts";
+
+const LAT = 100_000;
+
+function setup(opts: { latency?: number; minOrder?: number; maxOrder?: number } = {}) {
+  const env = new Engine({ trace: true });
+  const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+  const fs = new SimpleFs(mm, { readLatency: { kind: "fixed", ns: opts.latency ?? LAT } });
+  const file = fs.createFile({
+    name: "f",
+    sizePages: 64,
+    fillPages: 64,
+    minOrder: opts.minOrder,
+    maxOrder: opts.maxOrder,
+  });
+  return { env, mm, fs, file };
+}
+
+/** The kinds a task emitted, restricted to `kinds`. */
+function timeline(env: Engine, task: Task, kinds: readonly string[]): string[] {
+  const set = new Set(kinds);
+  return env.trace!.kinds((e) => e.task === task.id && set.has(e.kind));
+}
+
+const READ_KINDS = [
+  "page_cache_sync_ra",
+  "page_cache_async_ra",
+  "filemap_update_page",
+  "folio_put_wait_locked",
+  "filemap_read_folio",
+  "aop_truncated_page",
+  "filemap_create_folio",
+  "mm_filemap_get_pages",
+  "filemap_read",
+] as const;
+
+function reader(env: Engine, mm: Mm, file: AddressSpace, index: number, count = 1) {
+  const out: { tags: number[] | null; errno: string | null; at: number } = {
+    tags: null,
+    errno: null,
+    at: -1,
+  };
+  const task = env.spawn(`reader@${index}`, function* (e) {
+    const r = yield* filemapRead(mm, file, index, count);
+    if (r.ok) out.tags = r.value;
+    else out.errno = r.errno;
+    out.at = e.nowNs;
+  });
+  return { task, out };
+}
+
+Deno.test("truncateInodePagesRange", async (t) => {
+  await t.step("a reader waiting on a locked folio that is truncated reads a new folio", () => {
+    const { env, mm, file, fs } = setup();
+    const a = reader(env, mm, file, 0);
+    const gen0 = () => mm.mem.generation[filemapGetEntry(file, 0)];
+    let oldGen = -1;
+    const trunc = env.spawn("punch", function* (e) {
+      yield e.sleep(10_000);
+      oldGen = gen0()!;
+      yield* filemapInvalidateLock(mm, file);
+      yield* truncatePagecacheRange(mm, file, 0, Infinity);
+      filemapInvalidateUnlock(mm, file);
+    });
+    let b!: ReturnType<typeof reader>;
+    env.spawn("later", function* (e) {
+      yield e.sleep(20_000);
+      b = reader(env, mm, file, 0);
+    });
+    env.run();
+    assert.ok(trunc.done);
+    assert.deepEqual(a.out.tags, [file.backing.get(0)]);
+    assert.deepEqual(b.out.tags, [file.backing.get(0)]);
+    // Truncate waited for the read to finish (it needs the folio lock).
+    const tEnd = env.trace!.events.filter((e) => e.task === trunc.id).at(-1)!.tNs;
+    assert.ok(tEnd >= LAT);
+    // B looked the folio up while it was still cached, then blocked on the invalidate lock
+    // the hole punch held; it found the folio truncated and retried with a fresh readahead.
+    assert.deepEqual(timeline(env, b.task, READ_KINDS), [
+      "filemap_update_page", // truncated → AOP_TRUNCATED_PAGE
+      "aop_truncated_page",
+      "page_cache_sync_ra",
+      "filemap_update_page", // the new folio is locked for its read: wait
+      "folio_put_wait_locked",
+      "aop_truncated_page",
+      "mm_filemap_get_pages",
+      "filemap_read",
+    ]);
+    const bUpdates = env.trace!.ofKind("filemap_update_page").filter((e) => e.task === b.task.id);
+    assert.deepEqual(bUpdates.map((e) => e.before), ["truncated", "locked"]);
+    assert.equal(fs.stats.readBios, 2);
+    assert.notEqual(gen0(), oldGen);
+  });
+
+  await t.step("truncate waits for writeback before removing the folio", () => {
+    const env = new Engine({ trace: true });
+    const mm = new Mm(env, { memory: { nrFrames: 256 } });
+    const file = AddressSpace.create(mm, { name: "wb" });
+    new BlockDevice(mm, { latency: { kind: "fixed", ns: 50_000 } }).attach(file);
+    const tag = newContentTag(mm);
+    const trunc = env.spawn("truncate", function* (e) {
+      yield* genericPerformWrite(mm, file, 0, tag);
+      yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL"); // returns with the write in flight
+      assert.ok(mm.mem.testFlag(filemapGetEntry(file, 0), PG.writeback));
+      yield* truncateInodePagesRange(mm, file, 0, Infinity);
+      assert.equal(e.nowNs, 50_000, "truncate returned only when the write completed");
+    });
+    const r = env.run();
+    assert.equal(r.reason, "done");
+    assert.ok(trunc.done);
+    assert.equal(file.nrpages, 0);
+    assert.equal(file.backing.get(0), tag, "the write reached the disk first");
+    const kinds = env.trace!.kinds((e) =>
+      e.task === trunc.id &&
+      ["truncate_inode_pages_range", "folio_wait_writeback", "mm_filemap_delete_from_page_cache"]
+        .includes(e.kind)
+    );
+    assert.deepEqual(kinds, [
+      "truncate_inode_pages_range",
+      "folio_wait_writeback",
+      "mm_filemap_delete_from_page_cache",
+    ]);
+  });
+
+  await t.step("->invalidate_folio runs for folios with private data, not for others", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const invalidated: number[] = [];
+    const file = AddressSpace.create(mm, {
+      name: "p",
+      aops: {
+        *invalidateFolio(mm, _m, folio) {
+          invalidated.push(mm.mem.index[folio]!);
+          mm.mem.clearFlag(folio, PG.private_2);
+          if (mm.mem.testFlag(folio, PG.private)) mm.mem.clearFlag(folio, PG.private);
+          yield env.sleep(1);
+        },
+      },
+    });
+    const fs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const f = folioAlloc(mm, 0);
+      filemapAddFolio(mm, file, f, i);
+      folioPut(mm, f);
+      fs.push(f);
+    }
+    mm.mem.setFlag(fs[1]!, PG.private_2);
+    env.spawn("t", function* () {
+      yield* truncateInodePagesRange(mm, file, 0, 2);
+    });
+    env.run();
+    assert.deepEqual(invalidated, [1], "PG_private_2 counts as private for invalidation");
+    assert.equal(file.nrpages, 0);
+  });
+
+  await t.step("a dirty large folio straddling the range is kept; a clean one goes", () => {
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "large", maxOrder: 2 });
+    const a = folioAlloc(mm, 2);
+    const b = folioAlloc(mm, 2);
+    filemapAddFolio(mm, file, a, 0);
+    filemapAddFolio(mm, file, b, 4);
+    folioPut(mm, a);
+    folioPut(mm, b);
+    mm.mem.setFlag(a, PG.dirty);
+    env.spawn("t", function* () {
+      yield* truncateInodePagesRange(mm, file, 2, 5);
+    });
+    env.run();
+    assert.equal(filemapGetEntry(file, 0), a, "dirty straddling folio kept");
+    assert.equal(filemapGetEntry(file, 4), -1, "clean straddling folio dropped whole");
+  });
+});
+
+Deno.test("invalidateInodePages2Range and kiocbInvalidatePages", async (t) => {
+  function dirtyFile(aops = {}) {
+    const env = new Engine({ trace: true });
+    const mm = new Mm(env, { memory: { nrFrames: 128 } });
+    const file = AddressSpace.create(mm, { name: "dio", aops });
+    new BlockDevice(mm, { latency: { kind: "fixed", ns: 10_000 } }).attach(file);
+    const tags = [newContentTag(mm), newContentTag(mm)];
+    return { env, mm, file, tags };
+  }
+
+  await t.step("a dirty folio without ->launder_folio makes it fail with -EBUSY", () => {
+    const { env, mm, file, tags } = dirtyFile();
+    let r = 0;
+    env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      yield* genericPerformWrite(mm, file, 1, tags[1]!);
+      // Only page 1 becomes clean; page 0 stays dirty.
+      const f1 = filemapGetEntry(file, 1);
+      mm.mem.clearFlag(f1, PG.dirty);
+      mm.vmstat.dec("nr_dirty");
+      r = yield* kiocbInvalidatePages(mm, file, 0, 1, { nowait: true });
+      assert.equal(r, -11, "IOCB_NOWAIT with cached pages: -EAGAIN");
+      r = yield* invalidateInodePages2Range(mm, file, 0, 1);
+    });
+    env.run();
+    assert.equal(r, -16);
+    assert.ok(filemapGetEntry(file, 0) >= 0, "dirty folio kept");
+    assert.equal(filemapGetEntry(file, 1), -1, "clean folio invalidated");
+  });
+
+  await t.step("->launder_folio writes a dirty folio, which is then invalidated", () => {
+    let laundered = 0;
+    const { env, mm, file, tags } = dirtyFile({
+      *launderFolio(mm: Mm, mapping: AddressSpace, folio: number) {
+        laundered++;
+        mapping.backing.set(mm.mem.index[folio]!, mm.mem.data[folio]!);
+        mm.mem.clearFlag(folio, PG.dirty);
+        mm.vmstat.dec("nr_dirty");
+        yield mm.env.sleep(5_000);
+        return 0;
+      },
+    });
+    let r = -1;
+    env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      r = yield* invalidateInodePages2Range(mm, file, 0, 0);
+    });
+    env.run();
+    assert.equal(r, 0);
+    assert.equal(laundered, 1);
+    assert.equal(file.nrpages, 0);
+    assert.equal(file.backing.get(0), tags[0]);
+  });
+
+  await t.step("kiocbInvalidatePages writes back and waits, then invalidates", () => {
+    const { env, mm, file, tags } = dirtyFile();
+    let r = -1;
+    const dio = env.spawn("dio", function* () {
+      yield* genericPerformWrite(mm, file, 0, tags[0]!);
+      yield* genericPerformWrite(mm, file, 1, tags[1]!);
+      r = yield* kiocbInvalidatePages(mm, file, 0, 1);
+    });
+    env.run();
+    assert.equal(r, 0);
+    assert.equal(file.nrpages, 0);
+    assert.deepEqual([file.backing.get(0), file.backing.get(1)], tags);
+    const kinds = env.trace!.kinds((e) =>
+      e.task === dio.id &&
+      ["folio_wait_writeback", "invalidate_inode_pages2_range"].includes(e.kind)
+    );
+    assert.equal(kinds.at(-1), "invalidate_inode_pages2_range");
+  });
+});
