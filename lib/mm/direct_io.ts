@@ -41,13 +41,14 @@ import { defineConfig, nested, type Same, zodOf } from "../_config.ts";
 import { type Process, type Task, TaskFlag } from "../sim/engine.ts";
 import { Latency, sampleLatency } from "../sim/latency.ts";
 import { Completion } from "../sim/sync.ts";
-import { AddressSpace, type KResult } from "./address_space.ts";
+import type { AddressSpace, KResult } from "./address_space.ts";
 import { kiocbInvalidatePages } from "./filemap.ts";
 import { getUserPages, pinUserPages, putUserPage, unpinUserPage } from "./gup.ts";
 import { PG } from "./memory.ts";
 import type { FolioRef, Mm } from "./mm.ts";
 import type { Vma } from "./mmap.ts";
-import { filemapWriteAndWaitRange, setPageDirtyLock } from "./writeback.ts";
+import { filemapWriteAndWaitRange } from "./writeback.ts";
+import { folioFileMapping, setPageDirtyLockAny as setPageDirtyLock } from "./_anon.ts";
 
 /**
  * Configuration of the modelled block device and of the DIO paths.
@@ -197,6 +198,20 @@ export class Dio {
   }
 }
 
+/** Counters of the DIO model ({@link dioStats}). */
+export interface DioStats {
+  /** Bios submitted to the device. */
+  biosSubmitted: number;
+  /** Bios the device completed. */
+  biosCompleted: number;
+  /** Pages dirtied by `bio_set_pages_dirty` at submission. */
+  setPagesDirty: number;
+  /** Bios `bio_check_pages_dirty` found with clean pages and queued for `bio_dirty_fn`. */
+  deferredRedirty: number;
+  /** Pages `bio_dirty_fn` dirtied again. */
+  redirtiedPages: number;
+}
+
 class DioState {
   nextBio = 1;
   nextDio = 1;
@@ -205,7 +220,7 @@ class DioState {
   /** bio_dirty_work is queued and has not started. */
   workPending = false;
   /** Counters. */
-  readonly stats = {
+  readonly stats: DioStats = {
     biosSubmitted: 0,
     biosCompleted: 0,
     setPagesDirty: 0,
@@ -233,7 +248,7 @@ function dioState(mm: Mm): DioState {
  * if (dioStats(mm).biosSubmitted !== 0) throw new Error("nothing yet");
  * ```
  */
-export function dioStats(mm: Mm): Readonly<DioState["stats"]> {
+export function dioStats(mm: Mm): Readonly<DioStats> {
   return dioState(mm).stats;
 }
 
@@ -385,7 +400,7 @@ function submitBio(mm: Mm, bio: DioBio, config: DioConfig): Task {
         mem.data[page] = tag;
         // The page is now the newest copy of whatever file it belongs to.
         const head = mem.compoundHead(page);
-        const owner = AddressSpace.of(mm, head);
+        const owner = folioFileMapping(mm, head);
         if (owner) owner.latest.set(mem.index[head]! + (page - head), tag);
       } else {
         const tag = mem.data[page]!;
@@ -546,6 +561,7 @@ export function* doBlockdevDirectIO(
       if (
         rw === "READ" && mm.mem.order[folio] === 0 && mm.checkLive(bio.refs[k]!, "dio_bio_complete")
       ) {
+        mm.env.emit("dio_bio_complete", folio, null, { bio: bio.id });
         yield* setPageDirtyLock(mm, folio);
       }
       releasePage(mm, bio, k);

@@ -26,13 +26,13 @@
 
 import type { Process } from "../sim/engine.ts";
 import type { KResult } from "./address_space.ts";
-import { folioLock, folioPutRefs, folioUnlock } from "./folio.ts";
+import { folioLock, folioUnlock } from "./folio.ts";
 import { MIGRATE, PG } from "./memory.ts";
 import { isolateFolioForMigration, migratePages, putbackMovablePages } from "./migrate.ts";
 import type { Mm } from "./mm.ts";
 import { handleMmFault, mmapState, PTE, VM, type Vma } from "./mmap.ts";
 import { __GFP_NOWARN, folioAllocGfp, GFP_USER, PF_MEMALLOC_PIN } from "./page_alloc.ts";
-import { folioMarkDirty } from "./writeback.ts";
+import { folioMarkDirtyAny, folioPutRefsAny } from "./_anon.ts";
 
 /**
  * GUP_PIN_COUNTING_BIAS (include/linux/mm.h): what one FOLL_PIN adds to a small folio's
@@ -91,7 +91,7 @@ function gupPutFolio(mm: Mm, folio: number, refs: number, kind: GupKind): void {
       else st.pincount.set(folio, pc);
     } else n = refs * GUP_PIN_COUNTING_BIAS;
   }
-  folioPutRefs(mm, folio, n);
+  folioPutRefsAny(mm, folio, n);
 }
 
 /**
@@ -202,7 +202,7 @@ function* getUserPagesLocked(
         // FOLL_TOUCH (the slow path; gup_fast needs a writable PTE and skips this).
         if (tries > 0) {
           if (write && (b & PTE.dirty) === 0 && !mm.mem.testFlag(folio, PG.dirty)) {
-            folioMarkDirty(mm, folio);
+            folioMarkDirtyAny(mm, folio);
           }
           vma.pteBits[i] = vma.pteBits[i]! | PTE.young;
         }
@@ -422,7 +422,7 @@ export function* unpinUserPagesDirtyLock(
     const folio = mm.mem.compoundHead(page);
     if (ref && mm.isLive(ref) && !mm.mem.testFlag(folio, PG.dirty)) {
       yield* folioLock(mm, folio);
-      folioMarkDirty(mm, folio);
+      folioMarkDirtyAny(mm, folio);
       folioUnlock(mm, folio);
     }
     unpinUserPage(mm, page);

@@ -46,12 +46,13 @@
  */
 
 import type { Process } from "../sim/engine.ts";
-import { AddressSpace, type Errno, type KResult } from "./address_space.ts";
+import type { AddressSpace, Errno, KResult } from "./address_space.ts";
 import { FGP, filemapGetFolioErr, filemapReadFolio, iSizeRead } from "./filemap.ts";
 import { folioGet, folioLock, folioPut, folioUnlock, folioWaitBit } from "./folio.ts";
 import { folioAddLru } from "./lru.ts";
 import { NIL, PG } from "./memory.ts";
-import type { FolioRef, Mm } from "./mm.ts";
+import type { FolioRef, MappingLike, Mm } from "./mm.ts";
+import { folioFileMapping, folioMarkDirtyAny, folioPutRefsAny } from "./_anon.ts";
 import { folioAllocGfp, GFP_HIGHUSER_MOVABLE } from "./page_alloc.ts";
 import { balanceDirtyPages, folioMarkDirty, folioWaitStable } from "./writeback.ts";
 
@@ -160,6 +161,11 @@ export class Vma {
   readonly pteBits: Uint8Array;
   /** False once unmapped (`munmap`). */
   live = true;
+  /**
+   * `vma->anon_vma`, created on the first anonymous page (`anon_vma_prepare`): the mapping id
+   * anonymous folios of this VMA carry in `folio->mapping`.
+   */
+  anonVma: MappingLike | null = null;
 
   /** @internal Use {@link mmapRegion}. */
   constructor(id: number, o: MmapOptions) {
@@ -237,6 +243,7 @@ export class MmapState {
     cow: 0,
     migrationWaits: 0,
   };
+  /** Id of the next VMA. */
   nextVmaId = 1;
 }
 
@@ -362,7 +369,7 @@ function removeFrom<T>(list: T[], x: T): boolean {
 function pageOf(mm: Mm, head: number, index: number): number {
   // folio_file_page(): the page of `index` inside a page-cache folio; anonymous folios here
   // are order 0.
-  if (mm.mem.mapping[head] === 0) return head;
+  if (!folioFileMapping(mm, head)) return head;
   return head + (index - mm.mem.index[head]!);
 }
 
@@ -415,20 +422,20 @@ function zapSlot(mm: Mm, st: MmapState, vma: Vma, i: number, evenCows: boolean):
   const mem = mm.mem;
   const head = mem.compoundHead(page);
   if ((bits & PTE.migration) !== 0) {
-    if (!evenCows && mem.mapping[head] === 0) return false;
+    if (!evenCows && !folioFileMapping(mm, head)) return false;
     vma.ptePfn[i] = NIL;
     vma.pteBits[i] = 0;
     removeMigrationSlot(st, head, vma, vma.pgoff + i);
     return true;
   }
-  const anon = mem.mapping[head] === 0;
-  if (!evenCows && anon) return false;
-  if (!anon && (bits & PTE.dirty) !== 0) folioMarkDirty(mm, head);
+  const file = folioFileMapping(mm, head) !== undefined;
+  if (!evenCows && !file) return false;
+  if (file && (bits & PTE.dirty) !== 0) folioMarkDirty(mm, head);
   vma.ptePfn[i] = NIL;
   vma.pteBits[i] = 0;
   removeRmap(mm, st, head, vma, vma.pgoff + i);
   mm.env.emit("zap_pte", head, null, { vma: vma.name, index: vma.pgoff + i });
-  folioPut(mm, head);
+  folioPutRefsAny(mm, head, 1);
   return true;
 }
 
@@ -456,7 +463,7 @@ export function folioMkclean(mm: Mm, folio: number): number {
   if (!mem.testFlag(folio, PG.locked)) {
     throw new Error(`folio_mkclean: ${mm.describeFolio(folio)} is not locked`);
   }
-  if (mem.mapcount[folio]! <= 0 || mem.mapping[folio] === 0) return 0;
+  if (mem.mapcount[folio]! <= 0 || !folioFileMapping(mm, folio)) return 0;
   const st = mmapState(mm);
   let cleaned = 0;
   for (const s of st.rmap.get(folio) ?? []) {
@@ -488,7 +495,7 @@ export function folioMkclean(mm: Mm, folio: number): number {
 export function tryToUnmap(mm: Mm, folio: number): boolean {
   const mem = mm.mem;
   if (mem.mapcount[folio]! <= 0) return true;
-  if (mem.mapping[folio] === 0) return false;
+  if (!folioFileMapping(mm, folio)) return false;
   const st = mmapState(mm);
   for (const s of [...(st.rmap.get(folio) ?? [])]) {
     zapSlot(mm, st, s.vma, s.index - s.vma.pgoff, true);
@@ -519,13 +526,13 @@ export function tryToMigrate(mm: Mm, folio: number): boolean {
     const vma = s.vma, i = s.index - vma.pgoff;
     const bits = vma.pteBits[i]!;
     // "Set the dirty flag on the folio now the pte is gone."
-    if ((bits & PTE.dirty) !== 0) folioMarkDirty(mm, folio);
+    if ((bits & PTE.dirty) !== 0) folioMarkDirtyAny(mm, folio);
     vma.pteBits[i] = PTE.migration | (bits & (PTE.write | PTE.dirty));
     removeRmap(mm, st, folio, vma, s.index);
     const list = st.migrationEntries.get(folio);
     if (list) list.push(s);
     else st.migrationEntries.set(folio, [s]);
-    folioPut(mm, folio);
+    folioPutRefsAny(mm, folio, 1);
   }
   mm.env.emit("set_migration_pte", folio, null, st.migrationEntries.get(folio)?.length ?? 0);
   return mem.mapcount[folio]! <= 0;
@@ -609,7 +616,7 @@ export function unmapMappingRange(
  * ```
  */
 export function unmapMappingFolio(mm: Mm, folio: number): number {
-  const mapping = AddressSpace.of(mm, folio);
+  const mapping = folioFileMapping(mm, folio);
   if (!mapping) return 0;
   const nr = 1 << mm.mem.order[folio]!;
   return unmapMappingRange(mm, mapping, mm.mem.index[folio]!, nr, false);
@@ -789,11 +796,11 @@ function* doReadFault(mm: Mm, st: MmapState, vma: Vma, index: number): Process<V
 }
 
 function* doCowFault(mm: Mm, st: MmapState, vma: Vma, index: number): Process<Vmf> {
-  const copy = yield* allocAnonFolio(mm);
+  const copy = yield* allocAnonFolio(mm, vma, index);
   if (copy < 0) return "ENOMEM";
   const r = yield* filemapFault(mm, st, vma.mapping!, index);
   if (!r.ok) {
-    folioPut(mm, copy);
+    folioPutRefsAny(mm, copy, 1);
     return r.errno === "ENOMEM" ? "ENOMEM" : "EFAULT";
   }
   const folio = r.value;
@@ -802,7 +809,7 @@ function* doCowFault(mm: Mm, st: MmapState, vma: Vma, index: number): Process<Vm
   const ret = finishFault(mm, st, vma, index, copy, true);
   folioUnlock(mm, folio);
   folioPut(mm, folio);
-  if (ret !== "ok") folioPut(mm, copy);
+  if (ret !== "ok") folioPutRefsAny(mm, copy, 1);
   else folioAddLru(mm.lruvec, copy); // folio_add_lru_vma
   return ret;
 }
@@ -907,17 +914,17 @@ function* doWpPage(mm: Mm, st: MmapState, vma: Vma, index: number): Process<Vmf>
     folioPut(mm, folio);
     return "ok";
   }
-  if (mm.mem.mapping[folio] === 0) {
+  if (!folioFileMapping(mm, folio)) {
     wpPageReuse(vma, i);
     return "ok";
   }
   // wp_page_copy(): a private copy of a page-cache page.
-  const copy = yield* allocAnonFolio(mm);
+  const copy = yield* allocAnonFolio(mm, vma, index);
   if (copy < 0) return "ENOMEM";
   mm.mem.data[copy] = mm.mem.data[page]!;
   st.stats.cow++;
   if (vma.ptePfn[i] !== page || vma.pteBits[i] !== origBits) {
-    folioPut(mm, copy);
+    folioPutRefsAny(mm, copy, 1);
     return "nopage";
   }
   vma.ptePfn[i] = NIL;
@@ -934,13 +941,20 @@ function wpPageReuse(vma: Vma, i: number): void {
   vma.pteBits[i] = vma.pteBits[i]! | PTE.young | PTE.dirty | PTE.write;
 }
 
-/** An anonymous folio: order 0, PG_swapbacked, uptodate (vma_alloc_zeroed_movable_folio). */
-function* allocAnonFolio(mm: Mm): Process<number> {
+/**
+ * An anonymous folio for page `index` of `vma`: order 0, zeroed, uptodate
+ * (`vma_alloc_zeroed_movable_folio`, `__folio_mark_uptodate`), PG_swapbacked, and
+ * `folio->mapping` = the VMA's anon_vma (`anon_vma_prepare`, `__folio_set_anon`).
+ */
+function* allocAnonFolio(mm: Mm, vma: Vma, index: number): Process<number> {
   const f = yield* folioAllocGfp(mm, 0, GFP_HIGHUSER_MOVABLE);
   if (f < 0) return NIL;
+  vma.anonVma ??= mm.registerMapping((id) => ({ id, name: `anon_vma of ${vma.name}` }));
   mm.mem.setFlag(f, PG.swapbacked);
-  mm.mem.setFlag(f, PG.uptodate); // __folio_mark_uptodate
+  mm.mem.setFlag(f, PG.uptodate);
   mm.mem.data[f] = 0;
+  mm.mem.mapping[f] = vma.anonVma.id;
+  mm.mem.index[f] = index;
   return f;
 }
 
@@ -955,15 +969,11 @@ function* doAnonymousPage(
   i: number,
   _write: boolean,
 ): Process<Vmf> {
-  const f = yield* allocAnonFolio(mm);
+  const f = yield* allocAnonFolio(mm, vma, vma.pgoff + i);
   if (f < 0) return "ENOMEM";
-  if (!vma.live) {
-    folioPut(mm, f);
-    return "EFAULT";
-  }
-  if (vma.ptePfn[i] !== NIL) {
-    folioPut(mm, f);
-    return "nopage";
+  if (!vma.live || vma.ptePfn[i] !== NIL) {
+    folioPutRefsAny(mm, f, 1);
+    return vma.live ? "nopage" : "EFAULT";
   }
   const w = (vma.vmFlags & VM.WRITE) !== 0;
   setPte(mm, st, vma, i, f, PTE.young | (w ? PTE.write | PTE.dirty : 0));
@@ -1038,7 +1048,7 @@ export function* userStore(
       const t = tag ?? ++mm.contentTag;
       mm.mem.data[page] = t;
       const head = mm.mem.compoundHead(page);
-      if (mm.mem.mapping[head] !== 0) AddressSpace.of(mm, head)?.latest.set(index, t);
+      folioFileMapping(mm, head)?.latest.set(index, t);
       mm.env.emit("user_store", page, null, { vma: vma.name, index, tag: t });
       return { ok: true, value: t };
     }
