@@ -57,6 +57,10 @@ export * from "./lib/mm/writeback.ts";
 export * from "./lib/mm/fs_writeback.ts";
 export * from "./lib/mm/block_device.ts";
 export * from "./lib/mm/vmscan.ts";
+// memory mappings, GUP, direct I/O, invariant checker (helper "mmap"; gup.ts via mmap.ts)
+export * from "./lib/mm/mmap.ts";
+export * from "./lib/mm/direct_io.ts";
+export * from "./lib/mm/check.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 export * from "./lib/fs/simple_fs.ts";
