@@ -45,75 +45,75 @@ import type { Mm } from "./mm.ts";
 // Bit numbers of enum ___GFP_*_BIT (include/linux/gfp_types.h, v6.10 era; 0x200 is unused).
 
 /** __GFP_DMA: ZONE_DMA. */
-export const __GFP_DMA = 1 << 0;
+export const __GFP_DMA: number = 1 << 0;
 /** __GFP_HIGHMEM: highmem allowed. */
-export const __GFP_HIGHMEM = 1 << 1;
+export const __GFP_HIGHMEM: number = 1 << 1;
 /** __GFP_DMA32: ZONE_DMA32. */
-export const __GFP_DMA32 = 1 << 2;
+export const __GFP_DMA32: number = 1 << 2;
 /** __GFP_MOVABLE: the page can be migrated or reclaimed (MIGRATE_MOVABLE, ZONE_MOVABLE). */
-export const __GFP_MOVABLE = 1 << 3;
+export const __GFP_MOVABLE: number = 1 << 3;
 /** __GFP_RECLAIMABLE: reclaimable slab (MIGRATE_RECLAIMABLE). */
-export const __GFP_RECLAIMABLE = 1 << 4;
+export const __GFP_RECLAIMABLE: number = 1 << 4;
 /** __GFP_HIGH: high priority, may use part of the min reserve (ALLOC_MIN_RESERVE). */
-export const __GFP_HIGH = 1 << 5;
+export const __GFP_HIGH: number = 1 << 5;
 /** __GFP_IO: reclaim may start physical I/O. */
-export const __GFP_IO = 1 << 6;
+export const __GFP_IO: number = 1 << 6;
 /** __GFP_FS: reclaim may call into the filesystem (may_enter_fs). */
-export const __GFP_FS = 1 << 7;
+export const __GFP_FS: number = 1 << 7;
 /** __GFP_ZERO: return a zeroed page. */
-export const __GFP_ZERO = 1 << 8;
+export const __GFP_ZERO: number = 1 << 8;
 /** __GFP_DIRECT_RECLAIM: the caller may enter direct reclaim (may sleep). */
-export const __GFP_DIRECT_RECLAIM = 1 << 10;
+export const __GFP_DIRECT_RECLAIM: number = 1 << 10;
 /** __GFP_KSWAPD_RECLAIM: wake kswapd at the low watermark. */
-export const __GFP_KSWAPD_RECLAIM = 1 << 11;
+export const __GFP_KSWAPD_RECLAIM: number = 1 << 11;
 /** __GFP_WRITE: the caller intends to dirty the page. */
-export const __GFP_WRITE = 1 << 12;
+export const __GFP_WRITE: number = 1 << 12;
 /** __GFP_NOWARN: no failure report. */
-export const __GFP_NOWARN = 1 << 13;
+export const __GFP_NOWARN: number = 1 << 13;
 /** __GFP_RETRY_MAYFAIL: retry harder, but may fail. */
-export const __GFP_RETRY_MAYFAIL = 1 << 14;
+export const __GFP_RETRY_MAYFAIL: number = 1 << 14;
 /** __GFP_NOFAIL: retry forever. */
-export const __GFP_NOFAIL = 1 << 15;
+export const __GFP_NOFAIL: number = 1 << 15;
 /** __GFP_NORETRY: one light attempt at reclaim/compaction, then fail. */
-export const __GFP_NORETRY = 1 << 16;
+export const __GFP_NORETRY: number = 1 << 16;
 /** __GFP_MEMALLOC: access to all reserves. */
-export const __GFP_MEMALLOC = 1 << 17;
+export const __GFP_MEMALLOC: number = 1 << 17;
 /** __GFP_COMP: a compound page (a folio). */
-export const __GFP_COMP = 1 << 18;
+export const __GFP_COMP: number = 1 << 18;
 /** __GFP_NOMEMALLOC: never use the reserves (wins over __GFP_MEMALLOC). */
-export const __GFP_NOMEMALLOC = 1 << 19;
+export const __GFP_NOMEMALLOC: number = 1 << 19;
 /** __GFP_HARDWALL: enforce the cpuset (no cpusets in the model). */
-export const __GFP_HARDWALL = 1 << 20;
+export const __GFP_HARDWALL: number = 1 << 20;
 /** __GFP_THISNODE: no fallback to other nodes (one node in the model). */
-export const __GFP_THISNODE = 1 << 21;
+export const __GFP_THISNODE: number = 1 << 21;
 /** __GFP_ACCOUNT: charge to kmemcg (no memcg in the model). */
-export const __GFP_ACCOUNT = 1 << 22;
+export const __GFP_ACCOUNT: number = 1 << 22;
 /** __GFP_RECLAIM = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM. */
-export const __GFP_RECLAIM = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
+export const __GFP_RECLAIM: number = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
 /** GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM: may not sleep, may use reserves. */
-export const GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM;
+export const GFP_ATOMIC: number = __GFP_HIGH | __GFP_KSWAPD_RECLAIM;
 /** GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS. */
-export const GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS;
+export const GFP_KERNEL: number = __GFP_RECLAIM | __GFP_IO | __GFP_FS;
 /** GFP_NOWAIT = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN. */
-export const GFP_NOWAIT = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN;
+export const GFP_NOWAIT: number = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN;
 /** GFP_NOIO = __GFP_RECLAIM: reclaim, but no I/O and no filesystem. */
-export const GFP_NOIO = __GFP_RECLAIM;
+export const GFP_NOIO: number = __GFP_RECLAIM;
 /** GFP_NOFS = __GFP_RECLAIM | __GFP_IO: reclaim and I/O, but no filesystem. */
-export const GFP_NOFS = __GFP_RECLAIM | __GFP_IO;
+export const GFP_NOFS: number = __GFP_RECLAIM | __GFP_IO;
 /** GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL. */
-export const GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL;
+export const GFP_USER: number = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL;
 /** GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM. */
-export const GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
+export const GFP_HIGHUSER: number = GFP_USER | __GFP_HIGHMEM;
 /**
  * GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE (| __GFP_SKIP_KASAN, 0 without
  * KASAN_HW_TAGS): page-cache and anonymous memory; the default `mapping_gfp_mask`.
  */
-export const GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;
+export const GFP_HIGHUSER_MOVABLE: number = GFP_HIGHUSER | __GFP_MOVABLE;
 /** GFP_TRANSHUGE_LIGHT: THP fault allocation, no reclaim at all. */
 export const GFP_TRANSHUGE_LIGHT =
   (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) & ~__GFP_RECLAIM;
 /** GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM. */
-export const GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM;
+export const GFP_TRANSHUGE: number = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM;
 
 /** Names of the GFP bits, for {@link gfpToString}. */
 const GFP_NAMES: [number, string][] = [
@@ -206,13 +206,13 @@ export function gfpMigratetype(gfp: number): number {
 // ------------------------------------------------------------------- task allocation scope
 
 /** PF_MEMALLOC (the engine's {@link TaskFlag}.MEMALLOC): reserves, no reclaim recursion. */
-export const PF_MEMALLOC = TaskFlag.MEMALLOC;
+export const PF_MEMALLOC: number = TaskFlag.MEMALLOC;
 /** PF_MEMALLOC_NOIO (model bit 16): allocations in this scope lose __GFP_IO and __GFP_FS. */
-export const PF_MEMALLOC_NOIO = 1 << 16;
+export const PF_MEMALLOC_NOIO: number = 1 << 16;
 /** PF_MEMALLOC_NOFS (model bit 17): allocations in this scope lose __GFP_FS. */
-export const PF_MEMALLOC_NOFS = 1 << 17;
+export const PF_MEMALLOC_NOFS: number = 1 << 17;
 /** PF_MEMALLOC_PIN (model bit 18): allocations in this scope lose __GFP_MOVABLE. */
-export const PF_MEMALLOC_PIN = 1 << 18;
+export const PF_MEMALLOC_PIN: number = 1 << 18;
 
 /**
  * current_gfp_context() (include/linux/sched/mm.h): apply the running task's allocation
