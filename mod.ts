@@ -61,6 +61,66 @@ export * from "./lib/mm/vmscan.ts";
 export * from "./lib/mm/mmap.ts";
 export * from "./lib/mm/direct_io.ts";
 export * from "./lib/mm/check.ts";
+// migration, split, compaction, contiguous ranges (helper "migrate")
+export {
+  allocMigrationTarget,
+  expectedRefCount,
+  fallbackMigrateFolio,
+  filemapMigrateFolio,
+  folioMapping,
+  folioMigrateCopy,
+  folioMigrateFlags,
+  folioMigrateMapping,
+  folioTestAnon,
+  type FreeFolioFn,
+  isolateFolioForMigration,
+  MigrateCost,
+  migrateFolio,
+  type MigrateOptions,
+  type MigrateOutcome,
+  migratePages,
+  type MigrateReason,
+  type MigrateResult,
+  moveToNewFolio,
+  type NewFolioFn,
+  putbackMovablePages,
+} from "./lib/mm/migrate.ts";
+export * from "./lib/mm/split.ts";
+export {
+  COMPACT_CLUSTER_MAX,
+  COMPACT_RESULTS,
+  CompactControl,
+  type CompactControlOptions,
+  CompactionConfig,
+  compactionDeferred,
+  compactionDeferReset,
+  type CompactResult,
+  deferCompaction,
+  resetIsolationSuitable,
+  ZoneCompactState,
+  zoneCompactState,
+} from "./lib/mm/compact_control.ts";
+export {
+  ISOLATE_MODE,
+  isolateFreepagesBlock,
+  isolateMigratepagesBlock,
+  isolateMigratepagesRange,
+} from "./lib/mm/compaction_scanners.ts";
+export {
+  compactFinished,
+  compactionSuitable,
+  compactMemory,
+  compactZone,
+  lruAddFragmentFolios,
+  tryToCompactPages,
+} from "./lib/mm/compaction.ts";
+export {
+  // page_isolation.ts's allocContigRange (synchronous, migration hook) keeps the plain name.
+  allocContigRange as allocContigRangeMm,
+  type ContigResult,
+  offlinePages,
+  type OfflineResult,
+} from "./lib/mm/contig_range.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
 export * from "./lib/fs/simple_fs.ts";

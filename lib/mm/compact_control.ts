@@ -1,0 +1,393 @@
+/**
+ * `struct compact_control` and the compaction state of a zone: the parameters of one
+ * compaction run, its scanner positions, isolated lists and counters; the zone's cached scanner
+ * positions, pageblock skip hints (PB_migrate_skip) and deferral counters.
+ *
+ * Follows mm/internal.h (`struct compact_control`), include/linux/mmzone.h (the compaction
+ * fields of `struct zone`) and mm/compaction.c (`isolation_suitable`, `test_and_set_skip`,
+ * `update_cached_migrate`, `update_pageblock_skip`, `reset_cached_positions`,
+ * `__reset_isolation_suitable`, `defer_compaction`, `compaction_deferred`,
+ * `compaction_defer_reset`, `compaction_restarting`), read at torvalds/linux 0003e2a4 (a v6.7
+ * tree) with the v6.10 per-order free lists (`cc->freepages[order]`).
+ *
+ * Left out: `fast_start_pfn` / `search_order` / `fast_search_fail` (the free-list shortcut
+ * searches are not modelled), `contended` (no lock contention), capture control, proactive
+ * compaction fields.
+ *
+ * @module
+ */
+
+import { z } from "npm:zod@^4";
+import type { MigrateMode } from "./address_space.ts";
+import { ALLOC, type Zone } from "./buddy.ts";
+import type { Mm } from "./mm.ts";
+import { type CompactResultName, GFP_KERNEL, gfpMigratetype } from "./page_alloc.ts";
+import { MIGRATE } from "./memory.ts";
+
+/** COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX. */
+export const COMPACT_CLUSTER_MAX = 32;
+/** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h). */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
+const COMPACT_MAX_DEFER_SHIFT = 6;
+
+/**
+ * Compaction tunables: sysctls with their kernel defaults, and model costs.
+ *
+ * @example
+ * ```ts
+ * const c = CompactionConfig.parse({});
+ * if (c.extfragThreshold !== 500) throw new Error("vm.extfrag_threshold");
+ * ```
+ */
+export const CompactionConfig = z.object({
+  /** vm.extfrag_threshold: costly orders compact only above this fragmentation index. */
+  extfragThreshold: z.number().int().min(0).max(1000).default(500),
+  /** vm.compact_unevictable_allowed (CONFIG_COMPACT_UNEVICTABLE_DEFAULT = 1). */
+  compactUnevictableAllowed: z.boolean().default(true),
+  /** Model: CPU time per pfn visited by either scanner. */
+  scanNsPerPage: z.number().min(0).default(2),
+  /**
+   * Model, not upstream: skip file folios whose refcount exceeds the expected one at isolation
+   * (the 2023 `page_has_extra_refs()` proposal). The kernel isolates them and migration fails.
+   */
+  skipExtraRefs: z.boolean().default(false),
+});
+
+/** Parsed {@link CompactionConfig}. */
+export type CompactionConfig = z.infer<typeof CompactionConfig>;
+
+/**
+ * `enum compact_result` (include/linux/compaction.h, v6.12), in the kernel's order (results
+ * are compared with max()).
+ *
+ * @example
+ * ```ts
+ * if (COMPACT_RESULTS.indexOf("COMPACT_SUCCESS") !== COMPACT_RESULTS.length - 1) throw new Error();
+ * ```
+ */
+export const COMPACT_RESULTS: readonly CompactResultName[] = [
+  "COMPACT_NOT_SUITABLE_ZONE",
+  "COMPACT_SKIPPED",
+  "COMPACT_DEFERRED",
+  "COMPACT_NO_SUITABLE_PAGE",
+  "COMPACT_CONTINUE",
+  "COMPACT_COMPLETE",
+  "COMPACT_PARTIAL_SKIPPED",
+  "COMPACT_CONTENDED",
+  "COMPACT_SUCCESS",
+];
+
+/** A `compact_result` (page_alloc.ts spells the type `CompactResultName`). */
+export type CompactResult = CompactResultName;
+
+export function maxResult(a: CompactResult, b: CompactResult): CompactResult {
+  return COMPACT_RESULTS.indexOf(a) >= COMPACT_RESULTS.indexOf(b) ? a : b;
+}
+
+// ------------------------------------------------------------------ per-zone state
+
+/**
+ * The compaction fields of `struct zone`: cached scanner positions, the pageblock skip bits
+ * (PB_migrate_skip) and deferral state.
+ */
+export class ZoneCompactState {
+  /** PB_migrate_skip per pageblock, indexed from the zone's first pageblock. */
+  readonly skip: Uint8Array;
+  /** First pageblock number of the zone. */
+  readonly firstPageblock: number;
+  /** compact_cached_migrate_pfn[ASYNC, SYNC]. */
+  readonly cachedMigratePfn: [number, number];
+  /** compact_cached_free_pfn. */
+  cachedFreePfn: number;
+  /** compact_init_migrate_pfn. */
+  initMigratePfn: number;
+  /** compact_init_free_pfn. */
+  initFreePfn: number;
+  /** compact_blockskip_flush. */
+  blockskipFlush = false;
+  /** compact_considered. */
+  considered = 0;
+  /** compact_defer_shift. */
+  deferShift = 0;
+  /** compact_order_failed. */
+  orderFailed = 0;
+
+  /** Fresh state for `zone`. */
+  constructor(zone: Zone) {
+    const pb = zone.pageblockOrder;
+    this.firstPageblock = zone.startPfn >>> pb;
+    this.skip = new Uint8Array(((zone.endPfn - 1) >>> pb) - this.firstPageblock + 1);
+    this.cachedMigratePfn = [zone.startPfn, zone.startPfn];
+    this.cachedFreePfn = pageblockStart(zone.endPfn - 1, pb);
+    this.initMigratePfn = zone.startPfn;
+    this.initFreePfn = this.cachedFreePfn;
+  }
+}
+
+const zoneStates = new WeakMap<Zone, ZoneCompactState>();
+
+/**
+ * The compaction state of a zone (created on first use).
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * if (zoneCompactState(zone).skip.length !== 4) throw new Error("one bit per pageblock");
+ * ```
+ */
+export function zoneCompactState(zone: Zone): ZoneCompactState {
+  let s = zoneStates.get(zone);
+  if (!s) zoneStates.set(zone, s = new ZoneCompactState(zone));
+  return s;
+}
+
+export function pageblockStart(pfn: number, pb: number): number {
+  return pfn - (pfn & ((1 << pb) - 1));
+}
+
+export function pageblockEnd(pfn: number, pb: number): number {
+  return pageblockStart(pfn, pb) + (1 << pb);
+}
+
+/**
+ * `__reset_isolation_suitable()` via `reset_isolation_suitable()` (kswapd going to sleep, or a
+ * compaction restarting after deferral): clear the skip hints if a full compaction asked for
+ * it (`compact_blockskip_flush`). Divergence: every skip bit is cleared and the scanners
+ * restart at the zone edges; the kernel clears only pageblocks it samples to hold an LRU or a
+ * free page and restarts at the outermost such blocks.
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * const s = zoneCompactState(zone);
+ * s.skip[1] = 1;
+ * s.blockskipFlush = true;
+ * resetIsolationSuitable(zone);
+ * if (s.skip[1] !== 0) throw new Error("cleared");
+ * ```
+ */
+export function resetIsolationSuitable(zone: Zone): void {
+  const s = zoneCompactState(zone);
+  if (!s.blockskipFlush) return;
+  s.blockskipFlush = false;
+  s.skip.fill(0);
+  resetCachedPositions(zone, s);
+  s.initMigratePfn = zone.startPfn;
+  s.initFreePfn = s.cachedFreePfn;
+}
+
+export function resetCachedPositions(zone: Zone, s: ZoneCompactState): void {
+  s.cachedMigratePfn[0] = zone.startPfn;
+  s.cachedMigratePfn[1] = zone.startPfn;
+  s.cachedFreePfn = pageblockStart(zone.endPfn - 1, zone.pageblockOrder);
+}
+
+/**
+ * `defer_compaction()`: compaction of `order` failed; skip the next 1 << shift attempts.
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * deferCompaction(zone, 9);
+ * if (!compactionDeferred(zone, 9)) throw new Error("deferred once");
+ * ```
+ */
+export function deferCompaction(zone: Zone, order: number): void {
+  const s = zoneCompactState(zone);
+  s.considered = 0;
+  s.deferShift++;
+  if (order < s.orderFailed) s.orderFailed = order;
+  if (s.deferShift > COMPACT_MAX_DEFER_SHIFT) s.deferShift = COMPACT_MAX_DEFER_SHIFT;
+}
+
+/** `compaction_deferred()`: should compaction of `order` be skipped this time? */
+export function compactionDeferred(zone: Zone, order: number): boolean {
+  const s = zoneCompactState(zone);
+  const limit = 1 << s.deferShift;
+  if (order < s.orderFailed) return false;
+  if (++s.considered >= limit) {
+    s.considered = limit;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * `compaction_defer_reset()`: compaction of `order` succeeded (`allocSuccess`: the allocation
+ * did too).
+ */
+export function compactionDeferReset(zone: Zone, order: number, allocSuccess: boolean): void {
+  const s = zoneCompactState(zone);
+  if (allocSuccess) {
+    s.considered = 0;
+    s.deferShift = 0;
+  }
+  if (order >= s.orderFailed) s.orderFailed = order + 1;
+}
+
+export function compactionRestarting(zone: Zone, order: number): boolean {
+  const s = zoneCompactState(zone);
+  if (order < s.orderFailed) return false;
+  return s.deferShift === COMPACT_MAX_DEFER_SHIFT && s.considered >= 1 << s.deferShift;
+}
+
+// ------------------------------------------------------------------ compact_control
+
+/** Options of a {@link CompactControl} (the fields of `struct compact_control` set by callers). */
+export interface CompactControlOptions {
+  /** Requested order; -1 compacts the whole zone (compact_memory). */
+  order: number;
+  /** Migration mode. */
+  mode: MigrateMode;
+  /** gfp_mask of the allocation (default GFP_KERNEL). */
+  gfpMask?: number;
+  /** alloc_flags (watermark index in the low bits, ALLOC_CMA); default WMARK_MIN | ALLOC_CMA. */
+  allocFlags?: number;
+  /** Direct compaction (an allocating task) rather than kcompactd / sysctl. */
+  directCompaction?: boolean;
+  /** Scan the whole zone from its edges, not from the cached positions. */
+  wholeZone?: boolean;
+  /** Ignore PB_migrate_skip. */
+  ignoreSkipHint?: boolean;
+  /** Do not set PB_migrate_skip (isolation for alloc_contig_range). */
+  noSetSkipHint?: boolean;
+  /** Take free pages from any pageblock type. */
+  ignoreBlockSuitable?: boolean;
+  /** alloc_contig_range: isolate large folios of any order. */
+  allocContig?: boolean;
+  /** Tunables. */
+  config?: z.input<typeof CompactionConfig>;
+}
+
+/**
+ * `struct compact_control`: one compaction run's parameters, scanner positions, isolated lists
+ * and counters.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 2048 } });
+ * const cc = new CompactControl(mm, { order: 9, mode: "MIGRATE_ASYNC" });
+ * if (cc.migratetype !== 0) throw new Error("GFP_KERNEL is UNMOVABLE");
+ * ```
+ */
+export class CompactControl {
+  /** The Mm. */
+  readonly mm: Mm;
+  /** The zone compacted. */
+  readonly zone: Zone;
+  /** The zone's compaction state. */
+  readonly state: ZoneCompactState;
+  /** Tunables. */
+  readonly config: CompactionConfig;
+  /** Requested order (-1: whole zone). */
+  readonly order: number;
+  /** Migration mode. */
+  readonly mode: MigrateMode;
+  /** gfp_mask. */
+  readonly gfpMask: number;
+  /** alloc_flags. */
+  readonly allocFlags: number;
+  /** gfp_migratetype(gfp_mask). */
+  readonly migratetype: number;
+  /** direct_compaction. */
+  readonly directCompaction: boolean;
+  /** whole_zone. */
+  wholeZone: boolean;
+  /** ignore_skip_hint. */
+  readonly ignoreSkipHint: boolean;
+  /** no_set_skip_hint. */
+  readonly noSetSkipHint: boolean;
+  /** ignore_block_suitable. */
+  readonly ignoreBlockSuitable: boolean;
+  /** alloc_contig. */
+  readonly allocContig: boolean;
+  /** finish_pageblock: scan the rest of the pageblock even after enough isolations. */
+  finishPageblock = false;
+  /** contended (never set: no lock contention in the model). */
+  contended = false;
+  /** migrate_pfn: where the migration scanner is. */
+  migratePfn = 0;
+  /** free_pfn: where the free scanner is. */
+  freePfn = 0;
+  /** nr_migratepages (pages isolated and not yet given a destination). */
+  nrMigratepages = 0;
+  /** nr_freepages (pages on the free lists). */
+  nrFreepages = 0;
+  /** total_migrate_scanned. */
+  totalMigrateScanned = 0;
+  /** total_free_scanned. */
+  totalFreeScanned = 0;
+  /** Folios migrated and failed, over the run (model counters). */
+  nrMigrated = 0;
+  /** Folios whose migration failed, over the run (model counter). */
+  nrMigrateFailed = 0;
+  /** migratepages: isolated folios. */
+  migratepages: number[] = [];
+  /** freepages[order]: isolated free blocks, kept whole. */
+  readonly freepages: number[][];
+  /** Out-parameter of isolateFreepagesBlock (the kernel's `*start_pfn`). */
+  blockPfn = 0;
+
+  /** A compact_control for `mm.zone`. */
+  constructor(mm: Mm, o: CompactControlOptions) {
+    this.mm = mm;
+    this.zone = mm.zone;
+    this.state = zoneCompactState(mm.zone);
+    this.config = CompactionConfig.parse(o.config ?? {});
+    this.order = o.order;
+    this.mode = o.mode;
+    this.gfpMask = o.gfpMask ?? GFP_KERNEL;
+    this.migratetype = gfpMigratetype(this.gfpMask);
+    this.allocFlags = o.allocFlags ??
+      (this.migratetype === MIGRATE.MOVABLE ? ALLOC.CMA : 0);
+    this.directCompaction = o.directCompaction ?? false;
+    this.wholeZone = o.wholeZone ?? false;
+    this.ignoreSkipHint = o.ignoreSkipHint ?? false;
+    this.noSetSkipHint = o.noSetSkipHint ?? false;
+    this.ignoreBlockSuitable = o.ignoreBlockSuitable ?? false;
+    this.allocContig = o.allocContig ?? false;
+    this.freepages = Array.from({ length: this.zone.maxOrder + 1 }, () => []);
+  }
+}
+
+// ------------------------------------------------------------------ skip hints
+
+/**
+ * Pageblock skip hints (internal to the compaction files): `isolation_suitable`,
+ * `set_pageblock_skip`, `test_and_set_skip`, `update_cached_migrate`, `update_pageblock_skip`.
+ */
+
+export function isolationSuitable(cc: CompactControl, pfn: number): boolean {
+  if (cc.ignoreSkipHint) return true;
+  return cc.state.skip[(pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock] === 0;
+}
+
+export function setPageblockSkip(cc: CompactControl, pfn: number): void {
+  cc.state.skip[(pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock] = 1;
+}
+
+export function testAndSetSkip(cc: CompactControl, pfn: number): boolean {
+  if (cc.ignoreSkipHint) return false;
+  const i = (pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock;
+  const skip = cc.state.skip[i] !== 0;
+  if (!skip && !cc.noSetSkipHint) cc.state.skip[i] = 1;
+  return skip;
+}
+
+export function updateCachedMigrate(cc: CompactControl, pfn: number): void {
+  if (cc.noSetSkipHint) return;
+  pfn = pageblockEnd(pfn, cc.zone.pageblockOrder);
+  const c = cc.state.cachedMigratePfn;
+  if (pfn > c[0]) c[0] = pfn;
+  if (cc.mode !== "MIGRATE_ASYNC" && pfn > c[1]) c[1] = pfn;
+}
+
+export function updatePageblockSkip(cc: CompactControl, blockPfn: number, pfn: number): void {
+  if (cc.noSetSkipHint) return;
+  setPageblockSkip(cc, blockPfn);
+  if (pfn < cc.state.cachedFreePfn) cc.state.cachedFreePfn = pfn;
+}
