@@ -213,3 +213,45 @@ function pick(
 ): { start: number; end: number } {
   return best === undefined || end - start > best.end - best.start ? { start, end } : best;
 }
+
+interface JupyterNamespace {
+  display(obj: unknown, options?: { raw?: boolean }): Promise<void>;
+}
+
+/** `Deno.jupyter` inside the Deno kernel; undefined elsewhere (where its getter throws). */
+function jupyterNamespace(): JupyterNamespace | undefined {
+  try {
+    return (globalThis as { Deno?: { jupyter?: JupyterNamespace } }).Deno?.jupyter;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Show figures, tables or any values: in the Deno Jupyter kernel as display outputs
+ * (`Deno.jupyter.display`), elsewhere printed with `console.log` (their text form). End a
+ * notebook cell with `await show(x)` rather than a bare `x`: Deno's kernel (2.x) publishes a
+ * cell's result value without waiting for it, sometimes after the cell's "idle" status, and
+ * `jupyter nbconvert --execute` then drops that output; an awaited display arrives in time.
+ *
+ * @example
+ * ```ts
+ * import { show, table } from "@mmsim/mmsim";
+ * const logged: unknown[] = [];
+ * const log = console.log;
+ * console.log = (...args: unknown[]) => logged.push(...args);
+ * try {
+ *   await show(table([{ n: 1 }]));
+ * } finally {
+ *   console.log = log;
+ * }
+ * if (logged[0] !== "n\n-\n1") throw new Error(String(logged[0]));
+ * ```
+ */
+export async function show(...items: unknown[]): Promise<void> {
+  const jupyter = jupyterNamespace();
+  for (const item of items) {
+    if (jupyter !== undefined) await jupyter.display(item);
+    else console.log(typeof item === "object" && item !== null ? String(item) : item);
+  }
+}
