@@ -123,6 +123,9 @@ export {
 } from "./lib/mm/contig_range.ts";
 
 // --- filesystems (lib/fs) and devices (lib/dev) ---
+export * from "./lib/fs/fuse_conn.ts";
+export * from "./lib/fs/fuse.ts";
+export * from "./lib/fs/fuse_writeback.ts";
 export * from "./lib/fs/simple_fs.ts";
 
 // --- workloads and traces (lib/workload) ---

@@ -1,0 +1,372 @@
+/**
+ * A FUSE mount: FUSE inodes whose page cache is filled and written back through a
+ * {@link FuseConn} to a userspace server, with the writeback designs the threads argue about.
+ *
+ * Follows fs/fuse/file.c: Linux v3.11–v3.15 for the temp-page writeback (`fuse_writepages`,
+ * `fuse_writepages_fill`, `fuse_writepage_locked`, `fuse_send_writepage`,
+ * `fuse_flush_writepages`, `fuse_writepage_end`, `fuse_page_is_writeback`,
+ * `fuse_wait_on_page_writeback`, `fuse_page_mkwrite`, `fuse_write_begin`), commit 8b284dc47291
+ * "fuse: writepages: handle same page rewrites" for `fuse_writepage_in_flight`, and v6.16 for the
+ * design without temp pages (0c58a97f919c "fuse: remove tmp folio for writebacks and internal rb
+ * tree": PG_writeback held until the reply, AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM set on the
+ * mapping) and the read side (`fuse_readahead`, `fuse_read_folio`, `fuse_readpages_end`).
+ *
+ * Writeback designs ({@link FuseWritebackDesign}):
+ * - `no-check` — temp pages, writeback ended right after the copy, no in-flight check (before
+ *   Maxim Patlasov's report, Aug 2013);
+ * - `wait` — temp pages, and `fuse_page_is_writeback` in writepages: WB_SYNC_ALL waits for the
+ *   in-flight request (holding the page lock), WB_SYNC_NONE redirties (the proposal Miklos said
+ *   would deadlock in reclaim);
+ * - `chained` — temp pages with 8b284dc47291: a rewrite of a page whose request is still queued
+ *   updates it; otherwise a single-page secondary request is chained and sent on completion
+ *   (the design of v3.13–v6.15, later with an rb-tree);
+ * - `no-temp` — v6.16: no temp pages; generic writeback semantics (skip or wait on PG_writeback).
+ * `auto` picks `chained` when `mm.era.fuseTempPages`, else `no-temp`.
+ *
+ * Left out: the rb-tree (a list gives the same answers), writeback of partial pages, file size
+ * cropping (`fuse_send_writepage`'s `crop`), FOPEN_DIRECT_IO, passthrough, iomap-based large
+ * folios of v6.17+.
+ *
+ * @module
+ */
+
+import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, nested } from "../_config.ts";
+import type { Process } from "../sim/engine.ts";
+import { waitEvent, WaitQueue } from "../sim/wait_queue.ts";
+import {
+  AddressSpace,
+  type AddressSpaceOperations,
+  type KResult,
+  type ReadaheadControl,
+} from "../mm/address_space.ts";
+import { folioEndRead, folioLock, folioPut, folioUnlock } from "../mm/folio.ts";
+import { PG } from "../mm/memory.ts";
+import { filemapGetFolio } from "../mm/filemap.ts";
+import { FGP } from "../mm/pagemap.ts";
+import { balanceDirtyPages, folioMarkDirty, folioWaitWriteback } from "../mm/writeback.ts";
+import type { Mm } from "../mm/mm.ts";
+import {
+  FuseConn,
+  type FuseReq,
+  FuseServerConfig,
+  type FuseServerConfigInput,
+} from "./fuse_conn.ts";
+import { fuseWaitOnPageWriteback, fuseWritepages } from "./fuse_writeback.ts";
+
+/** The writeback designs (see the module doc). */
+export type FuseWritebackDesign = "no-check" | "wait" | "chained" | "no-temp";
+
+/**
+ * Configuration of a FUSE mount.
+ *
+ * @example
+ * ```ts
+ * import { FuseMountConfig } from "@mmsim/mmsim";
+ * const c = FuseMountConfig.parse({ writeback: "chained", server: { threads: 2 } });
+ * if (c.server.threads !== 2 || c.writeback !== "chained") throw new Error("parsed");
+ * ```
+ */
+export interface FuseMountConfig {
+  /** The userspace server. */
+  server: FuseServerConfig;
+  /** Writeback design; `auto` (default) follows `mm.era.fuseTempPages`. */
+  writeback: "auto" | FuseWritebackDesign;
+  /**
+   * Set AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM on FUSE mappings; default: true for `no-temp`
+   * (what 0c58a97f919c does), false for the temp-page designs.
+   */
+  writebackMayDeadlockOnReclaim?: boolean;
+  /** Largest folio order of FUSE mappings (0 = small folios only, the default). */
+  maxOrder: number;
+}
+
+/** Input of {@link FuseMountConfig}: every field optional. */
+export interface FuseMountConfigInput {
+  /** The userspace server. */
+  server?: FuseServerConfigInput;
+  /** Writeback design. */
+  writeback?: "auto" | FuseWritebackDesign;
+  /** AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM on FUSE mappings. */
+  writebackMayDeadlockOnReclaim?: boolean;
+  /** Largest folio order of FUSE mappings. */
+  maxOrder?: number;
+}
+
+const fuseMountSchema = z.object({
+  server: nested(FuseServerConfig),
+  writeback: z.enum(["auto", "no-check", "wait", "chained", "no-temp"]).default("auto"),
+  writebackMayDeadlockOnReclaim: z.boolean().optional(),
+  maxOrder: z.number().int().min(0).max(13).default(0),
+});
+
+/** The {@link FuseMountConfig} schema. */
+export const FuseMountConfig: ConfigSchema<FuseMountConfig, FuseMountConfigInput> = defineConfig(
+  "FuseMountConfig",
+  fuseMountSchema as unknown as z.ZodType<FuseMountConfig, FuseMountConfigInput>,
+);
+
+/** Per-page-offset WRITE accounting, for C1.1/C1.2/C1.4. */
+export interface FuseWriteStats {
+  /** WRITE requests outstanding (created, not replied) per page index now. */
+  readonly outstanding: Map<number, number>;
+  /** Highest `outstanding` ever seen for any index. */
+  maxOutstanding: number;
+  /** Highest outstanding per index. */
+  readonly maxOutstandingPerIndex: Map<number, number>;
+  /** WRITE requests created per index. */
+  readonly writesPerIndex: Map<number, number>;
+  /** Temp pages allocated (2013 designs). */
+  tempPagesAllocated: number;
+  /** Rewrites merged into a queued request (chained design). */
+  mergedIntoQueued: number;
+  /** Secondary requests chained (chained design). */
+  chained: number;
+}
+
+/** A FUSE inode (`struct fuse_inode`, the writeback parts). */
+export class FuseInode {
+  /** Inode number. */
+  readonly ino: number;
+  /** The mount. */
+  readonly mount: FuseMount;
+  /** Its page cache. */
+  readonly mapping: AddressSpace;
+  /** fi->writepages: in-flight primary WRITE requests (temp-page designs). */
+  readonly writepages: FuseReq[] = [];
+  /** fi->queued_writes: WRITEs waiting for fuse_flush_writepages. */
+  readonly queuedWrites: FuseReq[] = [];
+  /** fi->writectr: in-flight writes (negative while fuse_set_nowrite holds them back). */
+  writectr = 0;
+  /** fi->page_waitq: woken when a WRITE completes. */
+  readonly pageWaitq: WaitQueue;
+  /** Accounting. */
+  readonly stats: FuseWriteStats = {
+    outstanding: new Map(),
+    maxOutstanding: 0,
+    maxOutstandingPerIndex: new Map(),
+    writesPerIndex: new Map(),
+    tempPagesAllocated: 0,
+    mergedIntoQueued: 0,
+    chained: 0,
+  };
+
+  /** @internal Use `mount.createInode`. */
+  constructor(mount: FuseMount, ino: number, mapping: AddressSpace) {
+    this.mount = mount;
+    this.ino = ino;
+    this.mapping = mapping;
+    this.pageWaitq = new WaitQueue(`fi->page_waitq of fuse ino ${ino}`);
+  }
+
+  /** Count a WRITE request covering `index` as outstanding. */
+  writeStarted(index: number): void {
+    const s = this.stats;
+    const n = (s.outstanding.get(index) ?? 0) + 1;
+    s.outstanding.set(index, n);
+    s.writesPerIndex.set(index, (s.writesPerIndex.get(index) ?? 0) + 1);
+    if (n > (s.maxOutstandingPerIndex.get(index) ?? 0)) s.maxOutstandingPerIndex.set(index, n);
+    if (n > s.maxOutstanding) s.maxOutstanding = n;
+  }
+
+  /** A WRITE covering `index` was replied or dropped. */
+  writeEnded(index: number): void {
+    const s = this.stats;
+    s.outstanding.set(index, (s.outstanding.get(index) ?? 1) - 1);
+  }
+}
+
+/**
+ * A FUSE mount: a connection, its server, and its inodes.
+ *
+ * @example A write, writeback to the server, and the server's copy
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, filemapFdatawrite, filemapFdatawait } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 }, version: "6.16" });
+ * const fm = new FuseMount(mm, { server: { threads: 1, latency: { kind: "fixed", ns: 1000 } } });
+ * const fi = fm.createInode();
+ * env.spawn("writer", function* () {
+ *   yield* fuseWriteIter(mm, fi, 0, 42);
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_ALL");
+ *   yield* filemapFdatawait(mm, fi.mapping);
+ * });
+ * env.run();
+ * if (fm.conn.storageOf(fi.ino).get(0) !== 42) throw new Error("server did not get the data");
+ * ```
+ */
+export class FuseMount {
+  /** The mm context. */
+  readonly mm: Mm;
+  /** Parsed configuration. */
+  readonly config: FuseMountConfig;
+  /** The resolved writeback design. */
+  readonly design: FuseWritebackDesign;
+  /** The connection and its server. */
+  readonly conn: FuseConn;
+  /** Inodes by number. */
+  readonly inodes = new Map<number, FuseInode>();
+  #nextIno = 1;
+
+  /** Mount: create the connection and start the server threads. */
+  constructor(mm: Mm, config: FuseMountConfigInput = {}) {
+    this.mm = mm;
+    this.config = FuseMountConfig.parse(config);
+    const d = this.config.writeback;
+    this.design = d === "auto" ? (mm.era.fuseTempPages ? "chained" : "no-temp") : d;
+    this.conn = new FuseConn(mm, this.config.server);
+    this.conn.handlers.set("READ", (req) => this.#serveRead(req));
+  }
+
+  /** Create a FUSE inode with an empty page cache (and optional server-side contents). */
+  createInode(contents: Map<number, number> = new Map()): FuseInode {
+    const ino = this.#nextIno++;
+    const mayDeadlock = this.config.writebackMayDeadlockOnReclaim ??
+      this.design === "no-temp";
+    const mapping = AddressSpace.create(this.mm, {
+      name: `fuse ino ${ino}`,
+      ino,
+      aops: this.#aops(),
+      maxOrder: this.config.maxOrder,
+      writebackMayDeadlockOnReclaim: mayDeadlock,
+    });
+    const fi = new FuseInode(this, ino, mapping);
+    mapping.host = fi;
+    for (const [i, tag] of contents) {
+      this.conn.storageOf(ino).set(i, tag);
+      mapping.backing.set(i, tag);
+      mapping.latest.set(i, tag);
+    }
+    this.inodes.set(ino, fi);
+    return fi;
+  }
+
+  #aops(): AddressSpaceOperations {
+    const mount = this;
+    return {
+      *writepages(mm, mapping, wbc) {
+        return yield* fuseWritepages(mm, mount, mapping.host as FuseInode, wbc);
+      },
+      *readahead(mm, rac) {
+        yield* fuseReadahead(mm, mount, rac);
+      },
+      *readFolio(mm, mapping, folio) {
+        return yield* fuseReadFolio(mm, mount, mapping.host as FuseInode, folio);
+      },
+      *pageMkwrite(mm, mapping, folio) {
+        return yield* fusePageMkwrite(mm, mount, mapping.host as FuseInode, folio);
+      },
+    };
+  }
+
+  // deno-lint-ignore require-yield
+  *#serveRead(req: FuseReq): Process<void> {
+    const s = this.conn.storageOf(req.ino);
+    req.tags.length = 0;
+    for (let i = 0; i < req.folios.length; i++) req.tags.push(s.get(req.index + i) ?? 0);
+  }
+}
+
+/**
+ * fuse_page_mkwrite: lock the page, check it is still in the file, then wait until no WRITE for
+ * it is in flight — `fuse_wait_on_page_writeback` with temp pages, `folio_wait_writeback`
+ * without. Returns with the folio locked (VM_FAULT_LOCKED), or EAGAIN if it was truncated
+ * (VM_FAULT_NOPAGE).
+ */
+export function* fusePageMkwrite(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  folio: number,
+): Process<KResult> {
+  mm.env.emit("fuse_page_mkwrite", folio);
+  yield* folioLock(mm, folio);
+  if (mm.mem.mapping[folio] !== fi.mapping.id) {
+    folioUnlock(mm, folio);
+    return { ok: false, errno: "EAGAIN" };
+  }
+  if (mount.design === "no-temp") yield* folioWaitWriteback(mm, folio);
+  else yield* fuseWaitOnPageWriteback(mm, fi, mm.mem.index[folio]!);
+  return { ok: true, value: undefined };
+}
+
+/**
+ * fuse_readahead + fuse_send_readpages: one background READ per contiguous run of the locked,
+ * !uptodate folios of `rac`; fuse_readpages_end copies the reply into each folio and ends the
+ * read with folio_end_read (uptodate + unlock in one step).
+ */
+// deno-lint-ignore require-yield
+export function* fuseReadahead(mm: Mm, mount: FuseMount, rac: ReadaheadControl): Process<void> {
+  const fi = rac.mapping.host as FuseInode;
+  const per = mount.conn.config.maxPagesPerReq;
+  for (let i = 0; i < rac.folios.length; i += per) {
+    const folios = rac.folios.slice(i, i + per);
+    const req = mount.conn.newRequest("READ", fi.ino, mm.mem.index[folios[0]!]!);
+    req.folios.push(...folios);
+    for (const f of folios) mm.setBitHolder(f, PG.locked, req);
+    req.end = (r) => fuseReadpagesEnd(mm, r);
+    mount.conn.sendBackground(req);
+  }
+}
+
+/** fuse_read_folio: a synchronous READ of one locked folio. Returns 0 or -EIO. */
+export function* fuseReadFolio(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  folio: number,
+): Process<number> {
+  const req = mount.conn.newRequest("READ", fi.ino, mm.mem.index[folio]!);
+  req.folios.push(folio);
+  mm.setBitHolder(folio, PG.locked, req);
+  req.end = (r) => fuseReadpagesEnd(mm, r);
+  const err = yield* mount.conn.sendSync(req);
+  return err === 0 ? 0 : -1;
+}
+
+/** fuse_readpages_end: copy the reply into the folios, then folio_end_read each. */
+// deno-lint-ignore require-yield
+export function* fuseReadpagesEnd(mm: Mm, req: FuseReq): Process<void> {
+  for (let i = 0; i < req.folios.length; i++) {
+    const f = req.folios[i]!;
+    const ok = req.error === 0;
+    if (ok) mm.mem.data[f] = req.tags[i] ?? 0;
+    folioEndRead(mm, f, ok);
+  }
+}
+
+/**
+ * The write(2) path with the writeback cache (fuse_perform_write → generic_perform_write with
+ * fuse_write_begin): get the folio locked, wait for FUSE writeback of it, copy the new data
+ * (content `tag`), mark it dirty, unlock; then balance_dirty_pages.
+ */
+export function* fuseWriteIter(
+  mm: Mm,
+  fi: FuseInode,
+  index: number,
+  tag: number,
+): Process<KResult> {
+  const folio: number = yield* filemapGetFolio(
+    mm,
+    fi.mapping,
+    index,
+    FGP.LOCK | FGP.CREAT | FGP.WRITE,
+  );
+  if (folio < 0) return { ok: false, errno: "ENOMEM" };
+  if (fi.mount.design === "no-temp") yield* folioWaitWriteback(mm, folio);
+  else yield* fuseWaitOnPageWriteback(mm, fi, index);
+  mm.mem.data[folio] = tag;
+  fi.mapping.latest.set(index, tag);
+  mm.mem.setFlag(folio, PG.uptodate);
+  folioMarkDirty(mm, folio);
+  folioUnlock(mm, folio);
+  folioPut(mm, folio);
+  yield* balanceDirtyPages(mm, fi.mapping, 1);
+  return { ok: true, value: undefined };
+}
+
+/** Wait until `cond` (used by fuse_wait_on_page_writeback-like waits). */
+export function* fuseWaitEvent(mm: Mm, q: WaitQueue, cond: () => boolean): Process<void> {
+  yield* waitEvent(mm.env, q, cond);
+}

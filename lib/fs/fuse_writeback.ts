@@ -1,0 +1,323 @@
+/**
+ * FUSE writeback: the temp-page designs of 2013 (`no-check`, `wait`, `chained`) and the
+ * design without temp pages of v6.16 (`no-temp`). See fuse.ts for the designs and sources.
+ *
+ * Temp-page designs (fs/fuse/file.c v3.11–v3.15): `fuse_writepages` walks dirty pages with
+ * write_cache_pages; `fuse_writepages_fill` sets PG_writeback, copies the page into a temp page
+ * (GFP_NOFS, counted in NR_WRITEBACK_TEMP), adds it to the current request, and
+ * `fuse_writepages_send` queues the request and ends PG_writeback of the originals right away.
+ * `fuse_writepage_end` (the reply) sends chained secondaries, frees the temp pages and wakes
+ * fi->page_waitq.
+ *
+ * No-temp design (v6.16): PG_writeback stays set until the reply, and `fuse_writepage_end`
+ * ends it; the generic writeback rules (WB_SYNC_NONE skips folios under writeback, WB_SYNC_ALL
+ * waits) give at most one WRITE per folio with no FUSE-private tracking.
+ *
+ * @module
+ */
+
+import type { Process } from "../sim/engine.ts";
+import { waitEvent } from "../sim/wait_queue.ts";
+import type { WritebackControl } from "../mm/address_space.ts";
+import { folioPut, folioUnlock } from "../mm/folio.ts";
+import { MIGRATE, PG } from "../mm/memory.ts";
+import type { Mm } from "../mm/mm.ts";
+import { folioAllocGfp, GFP_NOFS } from "../mm/page_alloc.ts";
+import {
+  folioEndWriteback,
+  folioStartWriteback,
+  redirtyPageForWritepage,
+  writeCachePages,
+} from "../mm/writeback.ts";
+import type { FuseReq } from "./fuse_conn.ts";
+import type { FuseInode, FuseMount } from "./fuse.ts";
+
+/** fuse_page_is_writeback: is a WRITE covering `index` in fi->writepages? */
+export function fusePageIsWriteback(fi: FuseInode, index: number): boolean {
+  return findWriteback(fi, index) !== null;
+}
+
+function findWriteback(fi: FuseInode, index: number): FuseReq | null {
+  for (const r of fi.writepages) {
+    if (r.index <= index && index < r.index + r.tags.length) return r;
+  }
+  return null;
+}
+
+/**
+ * fuse_wait_on_page_writeback: sleep on fi->page_waitq until no WRITE covers `index`.
+ */
+export function* fuseWaitOnPageWriteback(mm: Mm, fi: FuseInode, index: number): Process<void> {
+  if (!fusePageIsWriteback(fi, index)) return;
+  mm.env.emit("fuse_wait_on_page_writeback", `ino ${fi.ino} index ${index}`);
+  const q = fi.pageWaitq;
+  // The wait-for graph: this wait is held by the in-flight request.
+  q.owners = () => {
+    const r = findWriteback(fi, index);
+    return r ? [r] : [];
+  };
+  yield* waitEvent(mm.env, q, () => !fusePageIsWriteback(fi, index));
+}
+
+interface FillData {
+  req: FuseReq | null;
+  origPages: number[];
+}
+
+/**
+ * fuse_writepages: dispatch to the mount's design.
+ */
+export function* fuseWritepages(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  wbc: WritebackControl,
+): Process<number> {
+  const data: FillData = { req: null, origPages: [] };
+  const err: number = yield* writeCachePages(
+    mm,
+    fi.mapping,
+    wbc,
+    (folio) =>
+      mount.design === "no-temp"
+        ? fuseWritepagesFillNoTemp(mm, mount, fi, wbc, data, folio)
+        : fuseWritepagesFill(mm, mount, fi, wbc, data, folio),
+  );
+  if (data.req) {
+    if (mount.design === "no-temp") yield* fuseWritepagesSendNoTemp(mm, mount, fi, data);
+    else yield* fuseWritepagesSend(mm, mount, fi, data);
+  }
+  return err;
+}
+
+/**
+ * fuse_writepages_fill (v3.11 with the variants): called with the folio locked and its dirty bit
+ * already cleared for I/O; unlocks it.
+ */
+function* fuseWritepagesFill(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  wbc: WritebackControl,
+  data: FillData,
+  folio: number,
+): Process<number> {
+  const mem = mm.mem;
+  const index = mem.index[folio]!;
+  const design = mount.design;
+  let isWriteback = false;
+  if (design !== "no-check") isWriteback = fusePageIsWriteback(fi, index);
+  if (design === "wait" && isWriteback) {
+    if (wbc.syncMode === "WB_SYNC_ALL") {
+      // The proposal: wait for the in-flight WRITE — with the page locked.
+      yield* fuseWaitOnPageWriteback(mm, fi, index);
+      isWriteback = false;
+    } else {
+      redirtyPageForWritepage(mm, wbc, folio);
+      unlock(mm, folio);
+      return 0;
+    }
+  }
+  const req0 = data.req;
+  if (
+    req0 && req0.tags.length > 0 &&
+    (isWriteback || req0.tags.length === mount.conn.config.maxPagesPerReq ||
+      mem.index[data.origPages[data.origPages.length - 1]!]! + 1 !== index)
+  ) {
+    yield* fuseWritepagesSend(mm, mount, fi, data);
+  }
+  // tmp_page = alloc_page(GFP_NOFS | __GFP_HIGHMEM)
+  const tmp: number = yield* folioAllocGfp(mm, 0, GFP_NOFS, MIGRATE.UNMOVABLE);
+  if (tmp < 0) {
+    redirtyPageForWritepage(mm, wbc, folio);
+    unlock(mm, folio);
+    return -1;
+  }
+  fi.stats.tempPagesAllocated++;
+  let req = data.req;
+  if (!req) {
+    req = mount.conn.newRequest("WRITE", fi.ino, index);
+    fi.writepages.push(req);
+    data.req = req;
+  }
+  folioStartWriteback(mm, folio);
+  // copy_highpage(tmp_page, page)
+  mem.data[tmp] = mem.data[folio]!;
+  req.tempPages.push(tmp);
+  req.tags.push(mem.data[folio]!);
+  mm.vmstat.inc("nr_writeback_temp");
+  fi.writeStarted(index);
+  mm.env.emit("fuse_writepage_copy", `ino ${fi.ino} index ${index}`, null, mem.data[folio]);
+  if (design === "chained" && isWriteback && fuseWritepageInFlight(mm, mount, fi, req, index)) {
+    yield* folioEndWriteback(mm, folio);
+    data.req = null;
+    unlock(mm, folio);
+    return 0;
+  }
+  data.origPages.push(folio);
+  unlock(mm, folio);
+  return 0;
+}
+
+function unlock(mm: Mm, folio: number): void {
+  folioUnlock(mm, folio);
+}
+
+/**
+ * fuse_writepage_in_flight (8b284dc47291): `newReq` holds just this page. If a WRITE covering it
+ * is in flight, either copy into a still-queued single-page request for the same page (no new
+ * request), or chain `newReq` behind it as a secondary sent when it completes. Returns true when
+ * the page was taken care of (the caller ends writeback of the original and forgets newReq).
+ */
+export function fuseWritepageInFlight(
+  mm: Mm,
+  _mount: FuseMount,
+  fi: FuseInode,
+  newReq: FuseReq,
+  index: number,
+): boolean {
+  // list_del(&new_req->writepages_entry)
+  fi.writepages.splice(fi.writepages.indexOf(newReq), 1);
+  let oldReq = findWriteback(fi, index);
+  if (!oldReq) {
+    fi.writepages.push(newReq);
+    return false;
+  }
+  for (let tmp: FuseReq | null = oldReq; tmp !== null; tmp = tmp.next) {
+    if (tmp.tags.length === 1 && tmp.index === index) oldReq = tmp;
+  }
+  if (oldReq.tags.length === 1 && (oldReq.state === "INIT" || oldReq.state === "PENDING")) {
+    // copy_highpage(old_req->pages[0], page): the queued request carries the new data.
+    oldReq.tags[0] = newReq.tags[0]!;
+    mm.mem.data[oldReq.tempPages[0]!] = newReq.tags[0]!;
+    fi.stats.mergedIntoQueued++;
+    mm.env.emit("fuse_writepage_update_queued", oldReq.describe(), null, newReq.tags[0]);
+    // fuse_writepage_free(new_req)
+    for (const t of newReq.tempPages) folioPut(mm, t);
+    mm.vmstat.dec("nr_writeback_temp", newReq.tempPages.length);
+    fi.writeEnded(index);
+    return true;
+  }
+  newReq.next = oldReq.next;
+  oldReq.next = newReq;
+  fi.stats.chained++;
+  mm.env.emit("fuse_writepage_chain", newReq.describe(), null, oldReq.describe());
+  return true;
+}
+
+/**
+ * fuse_writepages_send: queue the request, flush queued writes, and end PG_writeback of the
+ * original pages at once (their data is in the temp pages now).
+ */
+function* fuseWritepagesSend(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  data: FillData,
+): Process<void> {
+  const req = data.req!;
+  data.req = null;
+  req.end = (r) => fuseWritepageEnd(mm, mount, fi, r);
+  fi.queuedWrites.push(req);
+  fuseFlushWritepages(mm, mount, fi);
+  const pages = data.origPages.splice(0);
+  for (const page of pages) yield* folioEndWriteback(mm, page);
+}
+
+/** fuse_flush_writepages: send queued WRITEs while writectr ≥ 0. */
+export function fuseFlushWritepages(_mm: Mm, mount: FuseMount, fi: FuseInode): void {
+  while (fi.writectr >= 0 && fi.queuedWrites.length > 0) {
+    const req = fi.queuedWrites.shift()!;
+    fuseSendWritepage(mount, fi, req);
+  }
+}
+
+function fuseSendWritepage(mount: FuseMount, fi: FuseInode, req: FuseReq): void {
+  fi.writectr++;
+  mount.conn.sendBackground(req);
+}
+
+/**
+ * fuse_writepage_end: send chained secondaries, then fuse_writepage_finish (off fi->writepages,
+ * NR_WRITEBACK_TEMP down, wake fi->page_waitq) and free the temp pages.
+ */
+// deno-lint-ignore require-yield
+function* fuseWritepageEnd(mm: Mm, mount: FuseMount, fi: FuseInode, req: FuseReq): Process<void> {
+  if (req.error) fi.mapping.wbErr = "EIO";
+  while (req.next) {
+    const next = req.next;
+    req.next = next.next;
+    next.next = null;
+    next.end = (r) => fuseWritepageEnd(mm, mount, fi, r);
+    fi.writepages.push(next);
+    fuseSendWritepage(mount, fi, next);
+  }
+  fi.writectr--;
+  const i = fi.writepages.indexOf(req);
+  if (i >= 0) fi.writepages.splice(i, 1);
+  for (let k = 0; k < req.tags.length; k++) fi.writeEnded(req.index + k);
+  mm.vmstat.dec("nr_writeback_temp", req.tempPages.length);
+  for (const t of req.tempPages) folioPut(mm, t);
+  fi.pageWaitq.wakeUp(0);
+}
+
+/**
+ * fuse_writepages_fill without temp pages (v6.16): PG_writeback is set here and ended by the
+ * reply; the folio itself is the request's page.
+ */
+function* fuseWritepagesFillNoTemp(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  _wbc: WritebackControl,
+  data: FillData,
+  folio: number,
+): Process<number> {
+  const mem = mm.mem;
+  const index = mem.index[folio]!;
+  const req0 = data.req;
+  if (
+    req0 && (req0.folios.length === mount.conn.config.maxPagesPerReq ||
+      mem.index[req0.folios[req0.folios.length - 1]!]! + 1 !== index)
+  ) {
+    yield* fuseWritepagesSendNoTemp(mm, mount, fi, data);
+  }
+  let req = data.req;
+  if (!req) {
+    req = mount.conn.newRequest("WRITE", fi.ino, index);
+    data.req = req;
+  }
+  folioStartWriteback(mm, folio);
+  req.folios.push(folio);
+  req.tags.push(mem.data[folio]!);
+  mm.setBitHolder(folio, PG.writeback, req);
+  fi.writeStarted(index);
+  unlock(mm, folio);
+  return 0;
+}
+
+// deno-lint-ignore require-yield
+function* fuseWritepagesSendNoTemp(
+  mm: Mm,
+  mount: FuseMount,
+  fi: FuseInode,
+  data: FillData,
+): Process<void> {
+  const req = data.req!;
+  data.req = null;
+  req.end = (r) => fuseWritepageEndNoTemp(mm, fi, r);
+  fi.writectr++;
+  mount.conn.sendBackground(req);
+}
+
+function* fuseWritepageEndNoTemp(mm: Mm, fi: FuseInode, req: FuseReq): Process<void> {
+  if (req.error) fi.mapping.wbErr = "EIO";
+  fi.writectr--;
+  for (let k = 0; k < req.folios.length; k++) {
+    const folio = req.folios[k]!;
+    fi.writeEnded(req.index + k);
+    mm.setBitHolder(folio, PG.writeback, null);
+    yield* folioEndWriteback(mm, folio);
+  }
+  fi.pageWaitq.wakeUp(0);
+}
