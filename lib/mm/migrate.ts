@@ -35,7 +35,9 @@
  * (mmap.ts's anonymous pages).
  *
  * CPU cost: each batch sleeps `cost.folioNs + cost.copyNsPerPage × pages` per folio moved, once,
- * after its move phase. // Divergence: the kernel spends that time inside the move phase.
+ * after its move phase. // Divergence: the kernel spends that time inside the move phase, and
+ * calls `cond_resched()` before every folio; here a preemption point comes before each retry
+ * pass only (so a task holding a transient reference can drop it between passes).
  *
  * @module
  */
@@ -495,6 +497,8 @@ function* migratePagesBatch(
   let skipToOut = false;
   let enomem = false;
   unmapPhase: for (let pass = 0; pass < nrPass && retry; pass++) {
+    // cond_resched() (per folio in the kernel; here once before each retry pass).
+    if (pass > 0) yield mm.env.point();
     retry = 0;
     thpRetry = 0;
     nrRetryPages = 0;
@@ -573,6 +577,7 @@ function* migratePagesBatch(
     // move:
     retry = 1;
     for (let pass = 0; pass < nrPass && retry; pass++) {
+      if (pass > 0) yield mm.env.point(); // cond_resched()
       retry = 0;
       thpRetry = 0;
       nrRetryPages = 0;
