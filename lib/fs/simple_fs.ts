@@ -34,7 +34,7 @@ import {
 import { folioEndRead } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import type { Mm } from "../mm/mm.ts";
-import { iSizeWrite } from "../mm/filemap.ts";
+import { iSizeWrite } from "../mm/pagemap.ts";
 
 /**
  * Configuration of a {@link SimpleFs}.

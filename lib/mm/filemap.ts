@@ -45,7 +45,6 @@
  */
 
 import type { Effect, Process } from "../sim/engine.ts";
-import { RwSem } from "../sim/sync.ts";
 import {
   AddressSpace,
   type Errno,
@@ -72,10 +71,20 @@ import {
   __GFP_NOWARN,
   __GFP_WRITE,
   folioAllocGfp,
-  GFP_HIGHUSER_MOVABLE,
   GFP_KERNEL,
   GFP_NOWAIT,
 } from "./page_alloc.ts";
+import {
+  fgfGetOrder,
+  FGP,
+  filemapInvalidateLockShared,
+  filemapInvalidateTrylockShared,
+  filemapInvalidateUnlockShared,
+  iSizeRead,
+  iSizeWrite,
+  mappingGfpMask,
+  mappingMinFolioOrder,
+} from "./pagemap.ts";
 import {
   type FileRaState,
   mappingDefaultRa,
@@ -90,6 +99,23 @@ import {
   folioWaitStable,
 } from "./writeback.ts";
 
+// include/linux/pagemap.h names, re-exported for callers of filemap.ts (see pagemap.ts).
+export {
+  fgfGetOrder,
+  fgfSetOrder,
+  FGP,
+  filemapInvalidateLock,
+  filemapInvalidateLockShared,
+  filemapInvalidateTrylockShared,
+  filemapInvalidateUnlock,
+  filemapInvalidateUnlockShared,
+  iSizeRead,
+  iSizeWrite,
+  mappingGfpMask,
+  mappingInvalidateLock,
+  mappingMinFolioOrder,
+  mappingSetGfpMask,
+} from "./pagemap.ts";
 export {
   type FileRaState,
   fileRaStateInit,
@@ -118,208 +144,6 @@ export const AOP_TRUNCATED_PAGE = "AOP_TRUNCATED_PAGE" as const;
 
 /** What the read-path helpers return, as the kernel's int: 0, AOP_TRUNCATED_PAGE or -errno. */
 export type FilemapStatus = 0 | typeof AOP_TRUNCATED_PAGE | Errno;
-
-/**
- * FGP flags of `__filemap_get_folio` (include/linux/pagemap.h, v6.10): how a lookup behaves.
- * The folio order for FGP_CREAT travels in the top bits (`fgfSetOrder`).
- *
- * @example
- * ```ts
- * import { FGP } from "@mmsim/mmsim";
- * if (FGP.WRITEBEGIN !== (FGP.LOCK | FGP.WRITE | FGP.CREAT | FGP.STABLE)) throw new Error();
- * ```
- */
-export const FGP = {
-  /** Mark the folio accessed. */
-  ACCESSED: 0x01,
-  /** Return it locked (sleeps unless FGP_NOWAIT). */
-  LOCK: 0x02,
-  /** Create it (locked, added to the cache) if absent. */
-  CREAT: 0x04,
-  /** The caller will write to it (__GFP_WRITE). */
-  WRITE: 0x08,
-  /** Allocate without __GFP_FS. */
-  NOFS: 0x10,
-  /** Do not sleep on the lock or in the allocator: -EAGAIN instead. */
-  NOWAIT: 0x20,
-  /** For a fault: the new folio is returned unlocked. */
-  FOR_MMAP: 0x40,
-  /** Wait for the folio to be stable (folio_wait_stable: no writeback in progress). */
-  STABLE: 0x80,
-  /** FGP_LOCK | FGP_WRITE | FGP_CREAT | FGP_STABLE (write_begin). */
-  WRITEBEGIN: 0x02 | 0x08 | 0x04 | 0x80,
-} as const;
-
-const FGF_ORDER_SHIFT = 26;
-
-/**
- * fgf_set_order(): encode the preferred folio order for FGP_CREAT (the kernel takes a size in
- * bytes; the model takes the order).
- *
- * @example
- * ```ts
- * import { FGP, fgfSetOrder } from "@mmsim/mmsim";
- * const flags = FGP.LOCK | FGP.CREAT | fgfSetOrder(2);
- * if (((flags >>> 26) & 0x3f) !== 2) throw new Error();
- * ```
- */
-export function fgfSetOrder(order: number): number {
-  return (order & 0x3f) << FGF_ORDER_SHIFT;
-}
-
-function fgfGetOrder(fgp: number): number {
-  return (fgp >>> FGF_ORDER_SHIFT) & 0x3f;
-}
-
-// ---------------------------------------------------------------- per-mapping state
-
-const gfpMasks = new WeakMap<AddressSpace, number>();
-const sizes = new WeakMap<AddressSpace, number>();
-
-/**
- * mapping_gfp_mask(): the allocation flags for the mapping's folios (GFP_HIGHUSER_MOVABLE
- * unless set with {@link mappingSetGfpMask}).
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, mappingGfpMask, GFP_HIGHUSER_MOVABLE } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * if (mappingGfpMask(AddressSpace.create(mm, { name: "f" })) !== GFP_HIGHUSER_MOVABLE) throw new Error();
- * ```
- */
-export function mappingGfpMask(mapping: AddressSpace): number {
-  return gfpMasks.get(mapping) ?? GFP_HIGHUSER_MOVABLE;
-}
-
-/**
- * mapping_set_gfp_mask() (e.g. a filesystem that clears __GFP_FS for its page cache).
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, mappingSetGfpMask, mappingGfpMask, GFP_NOFS } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * const m = AddressSpace.create(mm, { name: "f" });
- * mappingSetGfpMask(m, GFP_NOFS);
- * if (mappingGfpMask(m) !== GFP_NOFS) throw new Error();
- * ```
- */
-export function mappingSetGfpMask(mapping: AddressSpace, gfp: number): void {
-  gfpMasks.set(mapping, gfp);
-}
-
-/**
- * i_size_read() in pages: the file size set with {@link iSizeWrite}; a mapping whose size was
- * never set has no end of file (Infinity), and pages with no backing store read as holes.
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, iSizeRead, iSizeWrite } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * const m = AddressSpace.create(mm, { name: "f" });
- * if (iSizeRead(m) !== Infinity) throw new Error();
- * iSizeWrite(m, 8);
- * if (iSizeRead(m) !== 8) throw new Error();
- * ```
- */
-export function iSizeRead(mapping: AddressSpace): number {
-  return sizes.get(mapping) ?? Infinity;
-}
-
-/** i_size_write() in pages. */
-export function iSizeWrite(mapping: AddressSpace, pages: number): void {
-  if (!(pages >= 0)) throw new RangeError(`i_size_write: ${mapping.name} size ${pages} < 0`);
-  sizes.set(mapping, pages);
-}
-
-/**
- * mapping_min_folio_order() (AS_FOLIO_ORDER_MIN, v6.12): folios of the mapping are at least
- * this order.
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, mappingMinFolioOrder } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * if (mappingMinFolioOrder(AddressSpace.create(mm, { name: "f", minOrder: 2 })) !== 2) throw new Error();
- * ```
- */
-export function mappingMinFolioOrder(mapping: AddressSpace): number {
-  return mapping.minOrder;
-}
-
-const invalidateLocks = new WeakMap<AddressSpace, RwSem>();
-
-/**
- * mapping->invalidate_lock: the rw-semaphore that keeps page-cache instantiation (shared:
- * reads, readahead, faults) out of a range being invalidated (exclusive: truncate, hole
- * punch).
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, mappingInvalidateLock } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * const m = AddressSpace.create(mm, { name: "f" });
- * if (mappingInvalidateLock(m) !== mappingInvalidateLock(m)) throw new Error("one per mapping");
- * ```
- */
-export function mappingInvalidateLock(mapping: AddressSpace): RwSem {
-  let sem = invalidateLocks.get(mapping);
-  if (!sem) {
-    sem = new RwSem(`invalidate_lock of ${mapping.name}`);
-    invalidateLocks.set(mapping, sem);
-  }
-  return sem;
-}
-
-/**
- * filemap_invalidate_lock(): take the invalidate lock exclusively (a filesystem truncating
- * or punching a hole). Use with `yield*`.
- *
- * @example
- * ```ts
- * import { AddressSpace, Engine, Mm, filemapInvalidateLock, filemapInvalidateUnlock, truncateInodePagesRange } from "@mmsim/mmsim";
- * const env = new Engine();
- * const mm = new Mm(env, { memory: { nrFrames: 64 } });
- * const m = AddressSpace.create(mm, { name: "f" });
- * env.spawn("setattr", function* () {
- *   yield* filemapInvalidateLock(mm, m);
- *   yield* truncateInodePagesRange(mm, m, 0, Infinity);
- *   filemapInvalidateUnlock(mm, m);
- * });
- * if (env.run().reason !== "done") throw new Error();
- * ```
- */
-export function* filemapInvalidateLock(mm: Mm, mapping: AddressSpace): Process<void> {
-  yield* mappingInvalidateLock(mapping).downWrite(mm.env);
-}
-
-/** filemap_invalidate_unlock(). */
-export function filemapInvalidateUnlock(mm: Mm, mapping: AddressSpace): void {
-  mappingInvalidateLock(mapping).upWrite(mm.env);
-}
-
-/** filemap_invalidate_lock_shared(). Use with `yield*`. */
-export function* filemapInvalidateLockShared(mm: Mm, mapping: AddressSpace): Process<void> {
-  yield* mappingInvalidateLock(mapping).downRead(mm.env);
-}
-
-/**
- * filemap_invalidate_trylock_shared(): take it shared if that needs no sleep (no writer
- * holds it or waits for it).
- */
-export function* filemapInvalidateTrylockShared(
-  mm: Mm,
-  mapping: AddressSpace,
-): Process<boolean> {
-  const sem = mappingInvalidateLock(mapping);
-  if (sem.writer !== null || sem.queue.waiters.length > 0) return false;
-  yield* sem.downRead(mm.env); // does not sleep
-  return true;
-}
-
-/** filemap_invalidate_unlock_shared(). */
-export function filemapInvalidateUnlockShared(mm: Mm, mapping: AddressSpace): void {
-  mappingInvalidateLock(mapping).upRead(mm.env);
-}
 
 /**
  * filemap_add_folio(): `__folio_set_locked` + `__filemap_add_folio` + `folio_add_lru` — the
@@ -970,7 +794,8 @@ export function* genericPerformWrite(
   // ->write_end (generic_write_end / block_write_end): the whole page was copied.
   mem.setFlag(folio, PG.uptodate);
   folioMarkDirty(mm, folio);
-  if (index + 1 > iSizeRead(mapping) && sizes.has(mapping)) iSizeWrite(mapping, index + 1);
+  const isize = iSizeRead(mapping);
+  if (Number.isFinite(isize) && index + 1 > isize) iSizeWrite(mapping, index + 1);
   folioUnlock(mm, folio);
   folioPut(mm, folio);
   return { ok: true, value: undefined };

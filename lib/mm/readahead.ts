@@ -38,14 +38,14 @@ import {
   memallocNofsRestore,
   memallocNofsSave,
 } from "./page_alloc.ts";
+import { filemapAddFolioLocked } from "./filemap.ts";
 import {
-  filemapAddFolioLocked,
   filemapInvalidateLockShared,
   filemapInvalidateUnlockShared,
   iSizeRead,
   mappingGfpMask,
   mappingMinFolioOrder,
-} from "./filemap.ts";
+} from "./pagemap.ts";
 
 /** VM_READAHEAD_PAGES in bytes (include/linux/mm.h: SZ_128K). */
 export const VM_READAHEAD_BYTES = 128 * 1024;

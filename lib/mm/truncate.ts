@@ -37,13 +37,12 @@ import { unmapMappingFolio, unmapMappingRange } from "./mmap.ts";
 import { GFP_KERNEL } from "./page_alloc.ts";
 import { folioCancelDirty, folioWaitWriteback } from "./writeback.ts";
 import {
-  FGP,
   filemapGetFolioErr,
   filemapReleaseFolio,
   folioHasPrivate,
   folioNeedsRelease,
-  iSizeWrite,
 } from "./filemap.ts";
+import { FGP, iSizeWrite } from "./pagemap.ts";
 
 /** -EBUSY as the kernel's int. */
 const EBUSY = -16;
