@@ -58,17 +58,19 @@ export const cells: CellSpec[] = [
   `),
   code(`
     const footprintFigure = mm.plot({
-      height: 220,
+      height: 200,
       marginLeft: 70,
+      marginRight: 70,
       x: { label: "model state for 64 GiB of simulated RAM (MiB)", grid: true },
-      y: { label: "base page" },
+      y: { label: "base page", domain: footprint.map((d) => d.basePage) },
       marks: [
         Plot.barX(footprint, { x: "stateMiBFor64GiB", y: "basePage", fill: "steelblue" }),
         Plot.text(footprint, {
           x: "stateMiBFor64GiB",
           y: "basePage",
           text: (d: { stateMiBFor64GiB: number }) => \`\${d.stateMiBFor64GiB.toFixed(0)} MiB\`,
-          dx: 24,
+          textAnchor: "start",
+          dx: 4,
         }),
         Plot.ruleX([0]),
       ],
