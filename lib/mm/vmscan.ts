@@ -750,7 +750,10 @@ export function* shrinkNode(mm: Mm, sc: ScanControl): Process<number> {
   const kswapd = currentIsKswapd(mm);
   if (kswapd) {
     if (sc.nr.writeback && sc.nr.writeback === sc.nr.taken) flags.PGDAT_WRITEBACK = true;
-    if (sc.nr.unqueuedDirty === sc.nr.fileTaken) flags.PGDAT_DIRTY = true;
+    // "Allow kswapd to start writing pages during reclaim" (v6.16 has the non-zero test).
+    if (sc.nr.unqueuedDirty && sc.nr.unqueuedDirty === sc.nr.fileTaken) {
+      flags.PGDAT_DIRTY = true;
+    }
     if (sc.nr.immediate) yield* reclaimThrottle(mm, "WRITEBACK");
   }
   if (sc.nr.dirty && sc.nr.dirty === sc.nr.congested) {

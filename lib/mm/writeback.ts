@@ -36,7 +36,8 @@
  * {@link balanceDirtyPages} checks on every call), range_cyclic / `mapping->writeback_index`
  * (walks start at `wbc.rangeStart`), laptop mode, `dirty_bytes` sysctls, xarray marks (DIRTY
  * and WRITEBACK are read from PG_dirty / PG_writeback; TOWRITE is kept per mapping), inode
- * metadata writeback, `mapping_can_writeback()` (every mapping can write back).
+ * metadata writeback, `mapping_can_writeback()` (every mapping can write back), RWF_DONTCACHE
+ * (`folio_end_dropbehind` at the end of writeback).
  *
  * @module
  */
