@@ -366,9 +366,11 @@ export function* compactMemory(
 
 /**
  * Scenario helper (no kernel counterpart): make the MOVABLE folios `fragmentZone` left behind
- * (mapping `FRAGMENT_MAPPING`, refcount 1) into mapped anonymous folios on the LRU — PG_lru and
- * PG_swapbacked set, mapcount 1, the one reference being the mapping's — so that compaction and
- * migration treat them as the kernel treats anonymous user memory. Returns the number of folios.
+ * (mapping `FRAGMENT_MAPPING`, refcount 1) into PTE-mapped anonymous folios on the LRU — PG_lru
+ * and PG_swapbacked set, every page mapped once (mapcount = pages), each mapping holding a
+ * reference (the generator's one reference becomes the first) — so that compaction, migration
+ * and split treat them as the kernel treats anonymous user memory. Returns the number of
+ * folios.
  *
  * @example
  * ```ts
@@ -392,8 +394,10 @@ export function lruAddFragmentFolios(mm: Mm): number {
       heads[p] === NIL && mem.refcount[p]! > 0 && mem.mapping[p] === FRAGMENT_MAPPING &&
       (f & (LRU | RESERVED)) === 0
     ) {
+      const nr = 1 << ord[p]!;
       flags[p] = f | SWAPBACKED | (1 << PG.uptodate);
-      mem.mapcount[p] = 1;
+      mem.mapcount[p] = nr;
+      mem.refcount[p]! += nr - 1;
       folioAddLru(mm.lruvec, p);
       n++;
       p += 1 << ord[p]!;

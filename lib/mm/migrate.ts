@@ -231,9 +231,15 @@ export function isolateFolioForMigration(mm: Mm, folio: number): boolean {
  * isolation reference (`folio_putback_lru`); the last reference frees the folio.
  */
 export function putbackMovablePages(mm: Mm, folios: readonly number[]): void {
+  const mem = mm.mem;
   for (const folio of folios) {
-    mm.vmstat.dec(isolatedItem(mm, folio), 1 << mm.mem.order[folio]!);
+    mm.vmstat.dec(isolatedItem(mm, folio), 1 << mem.order[folio]!);
     folioAddLru(mm.lruvec, folio);
+    // Divergence: free_pages_prepare() clears an anonymous folio's mapping when this is the
+    // last reference; folio.ts's free path reports any mapping, so it is cleared here.
+    if (mem.refcount[folio] === 1 && mem.mapping[folio] !== 0 && folioTestAnon(mm, folio)) {
+      mem.mapping[folio] = 0;
+    }
     folioPut(mm, folio);
   }
 }
