@@ -70,6 +70,16 @@ export interface MmViolation {
 }
 
 const BUDDY = 1 << PG.buddy;
+
+function diffU32(x: Uint32Array, s: Uint32Array, mark: Uint8Array): void {
+  for (let p = 0; p < x.length; p++) if (x[p] !== s[p]) mark[p] = 1;
+}
+function diffI32(x: Int32Array, s: Int32Array, mark: Uint8Array): void {
+  for (let p = 0; p < x.length; p++) if (x[p] !== s[p]) mark[p] = 1;
+}
+function diffU8(x: Uint8Array, s: Uint8Array, mark: Uint8Array): void {
+  for (let p = 0; p < x.length; p++) if (x[p] !== s[p]) mark[p] = 1;
+}
 const LOCKED = 1 << PG.locked;
 const WRITEBACK = 1 << PG.writeback;
 
@@ -181,34 +191,48 @@ export class MmChecker {
    */
   #collect(full: boolean, add: (rule: string, pfn: number, m: string) => void): number[] {
     const mem = this.mm.mem;
-    const s = this.#shadow;
     const n = mem.nrFrames;
+    const mark = this.#mark;
+    const s = this.#shadow;
+    // Pass 1: mark changed frames, one tight loop per array.
+    if (full) mark.fill(1);
+    else {
+      diffU32(mem.flags, s.flags, mark);
+      diffI32(mem.refcount, s.refcount, mark);
+      diffI32(mem.mapcount, s.mapcount, mark);
+      diffU32(mem.mapping, s.mapping, mark);
+      diffU32(mem.index, s.index, mark);
+      diffU32(mem.generation, s.generation, mark);
+      diffU8(mem.order, s.order, mark);
+      diffI32(mem.head, s.head, mark);
+    }
+    // Pass 2: frame rules on the changed frames; collect their heads.
     const f = mem.flags, rc = mem.refcount, mc = mem.mapcount, mp = mem.mapping;
     const ix = mem.index, gen = mem.generation, ord = mem.order, hd = mem.head;
-    const mark = this.#mark;
+    const sMp = s.mapping, sIx = s.index, sGen = s.generation, sOrd = s.order, sHd = s.head;
     const heads: number[] = [];
+    const headSeen = new Set<number>();
     for (let p = 0; p < n; p++) {
-      if (
-        !full && f[p] === s.flags[p] && rc[p] === s.refcount[p] && mc[p] === s.mapcount[p] &&
-        mp[p] === s.mapping[p] && ix[p] === s.index[p] && gen[p] === s.generation[p] &&
-        ord[p] === s.order[p] && hd[p] === s.head[p]
-      ) continue;
+      if (mark[p] === 0) continue;
+      mark[p] = 0;
       // A folio that left a mapping (or moved) must have left no entry behind.
-      const oldMapping = s.mapping[p]!;
+      const oldMapping = sMp[p]!;
       if (
-        oldMapping !== 0 && s.head[p] === NIL &&
-        (oldMapping !== mp[p] || s.index[p] !== ix[p] || gen[p] !== s.generation[p])
+        !full && oldMapping !== 0 && sHd[p] === NIL &&
+        (oldMapping !== mp[p] || sIx[p] !== ix[p] || gen[p] !== sGen[p])
       ) {
         const m = this.mm.mappings[oldMapping];
         if (m instanceof AddressSpace) {
-          const oi = s.index[p]!, nr = 1 << s.order[p]!;
+          const oi = sIx[p]!, nr = 1 << sOrd[p]!;
+          const stillThere = mp[p] === oldMapping && hd[p] === NIL;
+          const lo = ix[p]!, hi = lo + (1 << ord[p]!);
           for (let i = oi; i < oi + nr; i++) {
-            if (m.pages.load(i) === p && !(mp[p] === oldMapping && hd[p] === NIL)) {
+            if (m.pages.load(i) === p && !(stillThere && i >= lo && i < hi)) {
               add(
                 "mapping",
                 p,
-                `pfn ${p} left ${m.name} (now mapping ${mp[p]} index ${ix[p]}) but its ` +
-                  `xarray still maps index ${i} to it`,
+                `pfn ${p} left ${m.name} index ${i} (now mapping ${mp[p]} index ${ix[p]}) ` +
+                  `but the xarray still maps index ${i} to it`,
               );
               break;
             }
@@ -218,11 +242,11 @@ export class MmChecker {
       s.flags[p] = f[p]!;
       s.refcount[p] = rc[p]!;
       s.mapcount[p] = mc[p]!;
-      s.mapping[p] = mp[p]!;
-      s.index[p] = ix[p]!;
-      s.generation[p] = gen[p]!;
-      s.order[p] = ord[p]!;
-      s.head[p] = hd[p]!;
+      sMp[p] = mp[p]!;
+      sIx[p] = ix[p]!;
+      sGen[p] = gen[p]!;
+      sOrd[p] = ord[p]!;
+      sHd[p] = hd[p]!;
       if (rc[p]! < 0) add("refcount", p, `${this.mm.describeFolio(p)} has refcount ${rc[p]}`);
       if (mc[p]! < 0) add("refcount", p, `${this.mm.describeFolio(p)} has mapcount ${mc[p]}`);
       const fl = f[p]!;
@@ -237,12 +261,11 @@ export class MmChecker {
         continue;
       }
       const h = hd[p] === NIL ? p : hd[p]!;
-      if (mark[h] === 0) {
-        mark[h] = 1;
+      if (!headSeen.has(h)) {
+        headSeen.add(h);
         heads.push(h);
       }
     }
-    for (const h of heads) mark[h] = 0;
     return heads;
   }
 
