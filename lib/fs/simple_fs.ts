@@ -97,7 +97,10 @@ export interface SimpleFsStats {
   pagesRead: number;
   /** Read bios that failed. */
   readErrors: number;
-  /** Completions that found their folio freed or reused (recorded as use-after-free). */
+  /**
+   * Completions that found their folio freed or reused (recorded as use-after-free), or no
+   * longer locked / already uptodate (recorded as VM_BUG_ON_FOLIO).
+   */
   staleCompletions: number;
 }
 
@@ -218,7 +221,12 @@ export class SimpleFs {
   }
 }
 
-/** mpage_end_io() for one folio: fill it from the backing store, then folio_end_read(). */
+/**
+ * mpage_end_io() for one folio: fill it from the backing store, then folio_end_read(). A
+ * folio that is no longer locked, or already uptodate, trips folio_end_read()'s
+ * VM_BUG_ON_FOLIO: recorded as a violation (something unlocked or filled a folio whose read
+ * was still in flight), and the completion is dropped.
+ */
 function mpageEndIo(
   mm: Mm,
   fs: SimpleFs,
@@ -227,6 +235,16 @@ function mpageEndIo(
   success: boolean,
 ): void {
   const mem = mm.mem;
+  if (!mem.testFlag(folio, PG.locked) || mem.testFlag(folio, PG.uptodate)) {
+    fs.stats.staleCompletions++;
+    mm.env.violation(
+      "VM_BUG_ON_FOLIO",
+      `folio_end_read: ${mm.describeFolio(folio)} is ` +
+        (mem.testFlag(folio, PG.locked) ? "already uptodate" : "not locked") +
+        " when its read completes",
+    );
+    return;
+  }
   if (success) {
     const n = 1 << mem.order[folio]!;
     const base = mem.index[folio]!;

@@ -85,4 +85,21 @@ Deno.test("SimpleFs read bios", async (t) => {
     assert.equal(fs.stats.staleCompletions, 1);
     assert.deepEqual(r.violations.map((v) => v.name), ["use-after-free"]);
   });
+
+  await t.step("a completion into a folio someone unlocked meanwhile is a VM_BUG_ON", () => {
+    const { env, mm, fs, file } = setup({ kind: "fixed", ns: 10_000 });
+    const f = folioAlloc(mm, 0);
+    filemapAddFolioLocked(mm, file, f, 0);
+    env.spawn("read", function* () {
+      yield* file.aops.readFolio!(mm, file, f);
+    });
+    env.spawn("abandon", function* (e) {
+      yield e.sleep(5_000);
+      mm.mem.clearFlag(f, PG.locked); // abandoned: unlocked, not uptodate, still cached
+    });
+    const r = env.run({ stopOnViolation: false });
+    assert.equal(fs.stats.staleCompletions, 1);
+    assert.deepEqual(r.violations.map((v) => v.name), ["VM_BUG_ON_FOLIO"]);
+    assert.ok(!mm.mem.testFlag(f, PG.uptodate), "the late data is not copied in");
+  });
 });
