@@ -36,10 +36,18 @@
  * ({@link filemapInvalidateLock}), so no new folio can be instantiated in a range being
  * truncated. The model takes it in every era (before v5.15 filesystems had their own locks).
  *
- * Left out: IOCB_WAITQ (async buffered reads), `is_partially_uptodate`, splice (`filemap_splice_read`),
- * `filemap_fault` (see mmap.ts), workingset refault detection (shadow entries), dcache
- * flushing, byte granularity (reads and writes are whole pages; a partial write is a
- * whole-page write here unless the folio is large).
+ * Interleaving: a preemption point sits between the batch lookup and filemap_update_page()
+ * (the window in which a folio can be truncated or abandoned while a reader holds a
+ * reference); allocation, lock waits and I/O are the other places a reader can be overtaken.
+ *
+ * The include/linux/pagemap.h helpers (FGP flags, mapping gfp mask, i_size, invalidate lock)
+ * live in pagemap.ts, readahead in readahead.ts, truncation in truncate.ts; the names the mm
+ * contract places in filemap.ts are re-exported from here.
+ *
+ * Left out: IOCB_WAITQ (async buffered reads), `is_partially_uptodate`, splice
+ * (`filemap_splice_read`), `filemap_fault` (see mmap.ts), workingset refault detection (shadow
+ * entries), dcache flushing, byte granularity (reads and writes are whole pages; a partial
+ * write is a whole-page write here unless the folio is large).
  *
  * @module
  */
