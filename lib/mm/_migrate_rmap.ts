@@ -18,21 +18,22 @@
 
 import type { Mm } from "./mm.ts";
 import {
+  folioRmap,
   removeMigrationPtes as rmapRemoveMigrationPtes,
   tryToMigrate as rmapTryToMigrate,
 } from "./mmap.ts";
 
-/** Counted migration entries per Mm: key `pfn * 2^32 + generation` → number of entries. */
+/**
+ * Counted migration entries per Mm: head pfn → number of entries. Keyed by pfn alone: the
+ * source folio stays allocated (isolated, holding the migration's reference) from
+ * `tryToMigrate` until `removeMigrationPtes`, so its frame cannot change use in between.
+ */
 const counted = new WeakMap<Mm, Map<number, number>>();
 
 function entries(mm: Mm): Map<number, number> {
   let m = counted.get(mm);
   if (!m) counted.set(mm, m = new Map());
   return m;
-}
-
-function key(mm: Mm, pfn: number): number {
-  return pfn * 4294967296 + mm.mem.generation[pfn]!;
 }
 
 /**
@@ -43,12 +44,11 @@ function key(mm: Mm, pfn: number): number {
 export function tryToMigrate(mm: Mm, folio: number): boolean {
   const mem = mm.mem;
   if (mem.mapcount[folio]! <= 0) return true;
-  rmapTryToMigrate(mm, folio);
+  if (folioRmap(mm, folio).length > 0) rmapTryToMigrate(mm, folio);
   const n = mem.mapcount[folio]!;
   if (n > 0) {
     const m = entries(mm);
-    const k = key(mm, folio);
-    m.set(k, (m.get(k) ?? 0) + n);
+    m.set(folio, (m.get(folio) ?? 0) + n);
     mem.mapcount[folio] = 0;
     mem.refcount[folio]! -= n;
     mm.env.emit("set_migration_pte", folio, null, n);
@@ -58,10 +58,11 @@ export function tryToMigrate(mm: Mm, folio: number): boolean {
 
 /** Forget the counted migration entries of `folio` and return how many there were. */
 export function takeCountedEntries(mm: Mm, folio: number): number {
-  const m = entries(mm);
-  const k = key(mm, folio);
-  const n = m.get(k) ?? 0;
-  m.delete(k);
+  const m = counted.get(mm);
+  if (!m) return 0;
+  const n = m.get(folio);
+  if (n === undefined) return 0;
+  m.delete(folio);
   return n;
 }
 
