@@ -79,6 +79,11 @@ export interface WbWork {
 export interface WritebackStats {
   /** folio_end_writeback wakes whose frame had been freed or reused during δ (073861ed77b6). */
   staleWakes: number;
+  /**
+   * folio_end_writeback calls whose frame was freed or reused during δ, woken waiters or not
+   * (the end path touched a freed struct page: the VM_BUG_ON(PageTail) half of 073861ed77b6).
+   */
+  freedDuringDelay: number;
   /** folio_end_writeback calls. */
   endWriteback: number;
   /** balance_dirty_pages() pauses. */
@@ -128,7 +133,14 @@ export function wbState(mm: Mm): WbState {
       running: false,
       flusher: null,
       wakeQueue: new WaitQueue("wb_workfn work list"),
-      stats: { staleWakes: 0, endWriteback: 0, pauses: 0, pausedNs: 0, dirtyNotUptodate: 0 },
+      stats: {
+        staleWakes: 0,
+        freedDuringDelay: 0,
+        endWriteback: 0,
+        pauses: 0,
+        pausedNs: 0,
+        dirtyNotUptodate: 0,
+      },
     };
     states.set(mm, s);
   }

@@ -343,7 +343,8 @@ function folioEndWritebackClear(mm: Mm, folio: number): boolean {
  *    the reference, truncation may free the frame here and the allocator reuse it.
  * 5. If PG_waiters is set now (wake_up_page), folio_wake_bit(PG_writeback) through the hashed
  *    table, keyed by the frame: the wake can reach a waiter of the frame's next use. Such
- *    wakes are counted in {@link WritebackStats}.staleWakes.
+ *    wakes are counted in {@link WritebackStats}.staleWakes; every end whose frame was freed
+ *    or reused during δ, waiters or not, in {@link WritebackStats}.freedDuringDelay.
  * 6. With the era switch: folio_put.
  *
  * Divergence: v6.7+ samples PG_waiters atomically with the clear (folio_xor_flags_has_waiters);
@@ -394,6 +395,7 @@ export function* folioEndWriteback(
   const delay = opts.delayNs ?? 0;
   yield delay > 0 ? env.sleep(delay) : env.point();
   const stale = mem.generation[folio] !== gen || mem.refcount[folio]! <= 0;
+  if (stale) s.stats.freedDuringDelay++;
   if (mem.testFlag(folio, PG.waiters)) {
     if (stale) {
       s.stats.staleWakes++;
