@@ -75,6 +75,7 @@ export {
   type FreeFolioFn,
   isolateFolioForMigration,
   MigrateCost,
+  type MigrateCostInput,
   migrateFolio,
   type MigrateOptions,
   type MigrateOutcome,
@@ -92,6 +93,7 @@ export {
   CompactControl,
   type CompactControlOptions,
   CompactionConfig,
+  type CompactionConfigInput,
   compactionDeferred,
   compactionDeferReset,
   type CompactResult,
@@ -127,6 +129,7 @@ export * from "./lib/fs/fuse_conn.ts";
 export * from "./lib/fs/fuse.ts";
 export * from "./lib/fs/fuse_writeback.ts";
 export * from "./lib/fs/simple_fs.ts";
+export * from "./lib/fs/netfs.ts";
 
 // --- workloads and traces (lib/workload) ---
 export * from "./lib/workload/zipf.ts";

@@ -18,13 +18,23 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import type { MigrateMode } from "./address_space.ts";
 import { ALLOC, type Zone } from "./buddy.ts";
 import type { Mm } from "./mm.ts";
 import { type CompactResultName, GFP_KERNEL, gfpMigratetype } from "./page_alloc.ts";
 import { MIGRATE } from "./memory.ts";
 
-/** COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX. */
+/**
+ * COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX: pages isolated per migration batch.
+ *
+ * @example
+ * ```ts
+ * import { COMPACT_CLUSTER_MAX, SWAP_CLUSTER_MAX } from "@mmsim/mmsim";
+ * if (COMPACT_CLUSTER_MAX !== SWAP_CLUSTER_MAX) throw new Error();
+ * ```
+ */
 export const COMPACT_CLUSTER_MAX = 32;
 /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h). */
 export const PAGE_ALLOC_COSTLY_ORDER = 3;
@@ -35,26 +45,42 @@ const COMPACT_MAX_DEFER_SHIFT = 6;
  *
  * @example
  * ```ts
+ * import { CompactionConfig } from "@mmsim/mmsim";
  * const c = CompactionConfig.parse({});
  * if (c.extfragThreshold !== 500) throw new Error("vm.extfrag_threshold");
  * ```
  */
-export const CompactionConfig = z.object({
-  /** vm.extfrag_threshold: costly orders compact only above this fragmentation index. */
-  extfragThreshold: z.number().int().min(0).max(1000).default(500),
+export interface CompactionConfig {
+  /** vm.extfrag_threshold: costly orders compact only above this fragmentation index (500). */
+  extfragThreshold: number;
   /** vm.compact_unevictable_allowed (CONFIG_COMPACT_UNEVICTABLE_DEFAULT = 1). */
-  compactUnevictableAllowed: z.boolean().default(true),
-  /** Model: CPU time per pfn visited by either scanner. */
-  scanNsPerPage: z.number().min(0).default(2),
+  compactUnevictableAllowed: boolean;
+  /** Model: CPU time per pfn visited by either scanner (2 ns). */
+  scanNsPerPage: number;
   /**
    * Model, not upstream: skip file folios whose refcount exceeds the expected one at isolation
    * (the 2023 `page_has_extra_refs()` proposal). The kernel isolates them and migration fails.
    */
+  skipExtraRefs: boolean;
+}
+
+/** Input of {@link CompactionConfig}: every field optional. */
+export type CompactionConfigInput = Partial<CompactionConfig>;
+
+const compactionSchema = z.object({
+  extfragThreshold: z.number().int().min(0).max(1000).default(500),
+  compactUnevictableAllowed: z.boolean().default(true),
+  scanNsPerPage: z.number().min(0).default(2),
   skipExtraRefs: z.boolean().default(false),
 });
+const _compactionTypes: Same<z.output<typeof compactionSchema>, CompactionConfig> = true;
+void _compactionTypes;
 
-/** Parsed {@link CompactionConfig}. */
-export type CompactionConfig = z.infer<typeof CompactionConfig>;
+/** The {@link CompactionConfig} schema. */
+export const CompactionConfig: ConfigSchema<CompactionConfig, CompactionConfigInput> = defineConfig(
+  "CompactionConfig",
+  compactionSchema,
+);
 
 /**
  * `enum compact_result` (include/linux/compaction.h, v6.12), in the kernel's order (results
@@ -80,6 +106,7 @@ export const COMPACT_RESULTS: readonly CompactResultName[] = [
 /** A `compact_result` (page_alloc.ts spells the type `CompactResultName`). */
 export type CompactResult = CompactResultName;
 
+/** max() of two results in `enum compact_result` order (internal to the compaction files). */
 export function maxResult(a: CompactResult, b: CompactResult): CompactResult {
   return COMPACT_RESULTS.indexOf(a) >= COMPACT_RESULTS.indexOf(b) ? a : b;
 }
@@ -88,7 +115,14 @@ export function maxResult(a: CompactResult, b: CompactResult): CompactResult {
 
 /**
  * The compaction fields of `struct zone`: cached scanner positions, the pageblock skip bits
- * (PB_migrate_skip) and deferral state.
+ * (PB_migrate_skip) and deferral state. Get a zone's with {@link zoneCompactState}.
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const s = new ZoneCompactState(new Zone(new PhysMem({ nrFrames: 2048 })));
+ * if (s.cachedFreePfn !== 1536) throw new Error("the last pageblock");
+ * ```
  */
 export class ZoneCompactState {
   /** PB_migrate_skip per pageblock, indexed from the zone's first pageblock. */
@@ -142,10 +176,12 @@ export function zoneCompactState(zone: Zone): ZoneCompactState {
   return s;
 }
 
+/** `pageblock_start_pfn()` for pageblock order `pb` (internal to the compaction files). */
 export function pageblockStart(pfn: number, pb: number): number {
   return pfn - (pfn & ((1 << pb) - 1));
 }
 
+/** `pageblock_end_pfn()` for pageblock order `pb` (internal to the compaction files). */
 export function pageblockEnd(pfn: number, pb: number): number {
   return pageblockStart(pfn, pb) + (1 << pb);
 }
@@ -178,6 +214,7 @@ export function resetIsolationSuitable(zone: Zone): void {
   s.initFreePfn = s.cachedFreePfn;
 }
 
+/** `reset_cached_positions()` (internal to the compaction files). */
 export function resetCachedPositions(zone: Zone, s: ZoneCompactState): void {
   s.cachedMigratePfn[0] = zone.startPfn;
   s.cachedMigratePfn[1] = zone.startPfn;
@@ -203,7 +240,17 @@ export function deferCompaction(zone: Zone, order: number): void {
   if (s.deferShift > COMPACT_MAX_DEFER_SHIFT) s.deferShift = COMPACT_MAX_DEFER_SHIFT;
 }
 
-/** `compaction_deferred()`: should compaction of `order` be skipped this time? */
+/**
+ * `compaction_deferred()`: should compaction of `order` be skipped this time? After
+ * `deferCompaction`, the next 1 << compact_defer_shift attempts are.
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * if (compactionDeferred(zone, 9)) throw new Error("never failed: not deferred");
+ * ```
+ */
 export function compactionDeferred(zone: Zone, order: number): boolean {
   const s = zoneCompactState(zone);
   const limit = 1 << s.deferShift;
@@ -218,6 +265,15 @@ export function compactionDeferred(zone: Zone, order: number): boolean {
 /**
  * `compaction_defer_reset()`: compaction of `order` succeeded (`allocSuccess`: the allocation
  * did too).
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * deferCompaction(zone, 9);
+ * compactionDeferReset(zone, 9, true);
+ * if (compactionDeferred(zone, 9)) throw new Error("reset");
+ * ```
  */
 export function compactionDeferReset(zone: Zone, order: number, allocSuccess: boolean): void {
   const s = zoneCompactState(zone);
@@ -228,6 +284,7 @@ export function compactionDeferReset(zone: Zone, order: number, allocSuccess: bo
   if (order >= s.orderFailed) s.orderFailed = order + 1;
 }
 
+/** `compaction_restarting()` (internal to the compaction files). */
 export function compactionRestarting(zone: Zone, order: number): boolean {
   const s = zoneCompactState(zone);
   if (order < s.orderFailed) return false;
@@ -259,7 +316,7 @@ export interface CompactControlOptions {
   /** alloc_contig_range: isolate large folios of any order. */
   allocContig?: boolean;
   /** Tunables. */
-  config?: z.input<typeof CompactionConfig>;
+  config?: CompactionConfigInput;
 }
 
 /**
@@ -366,10 +423,12 @@ export function isolationSuitable(cc: CompactControl, pfn: number): boolean {
   return cc.state.skip[(pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock] === 0;
 }
 
+/** `set_pageblock_skip()`. */
 export function setPageblockSkip(cc: CompactControl, pfn: number): void {
   cc.state.skip[(pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock] = 1;
 }
 
+/** `test_and_set_skip()`: set the skip hint unless ignored; was it set already? */
 export function testAndSetSkip(cc: CompactControl, pfn: number): boolean {
   if (cc.ignoreSkipHint) return false;
   const i = (pfn >>> cc.zone.pageblockOrder) - cc.state.firstPageblock;
@@ -378,6 +437,7 @@ export function testAndSetSkip(cc: CompactControl, pfn: number): boolean {
   return skip;
 }
 
+/** `update_cached_migrate()`: where async and sync compaction restart. */
 export function updateCachedMigrate(cc: CompactControl, pfn: number): void {
   if (cc.noSetSkipHint) return;
   pfn = pageblockEnd(pfn, cc.zone.pageblockOrder);
@@ -386,6 +446,7 @@ export function updateCachedMigrate(cc: CompactControl, pfn: number): void {
   if (cc.mode !== "MIGRATE_ASYNC" && pfn > c[1]) c[1] = pfn;
 }
 
+/** `update_pageblock_skip()`: mark the block skipped and pull the cached free pfn down. */
 export function updatePageblockSkip(cc: CompactControl, blockPfn: number, pfn: number): void {
   if (cc.noSetSkipHint) return;
   setPageblockSkip(cc, blockPfn);

@@ -25,7 +25,6 @@
  * @module
  */
 
-import { z } from "npm:zod@^4";
 import type { Process } from "../sim/engine.ts";
 import { ALLOC, type Zone } from "./buddy.ts";
 import { FRAGMENT_MAPPING, fragmentationIndex } from "./fragment.ts";
@@ -43,6 +42,7 @@ import {
 import {
   CompactControl,
   CompactionConfig,
+  type CompactionConfigInput,
   compactionDeferred,
   compactionDeferReset,
   compactionRestarting,
@@ -85,6 +85,16 @@ function compactScannersMet(cc: CompactControl): boolean {
  * COMPACT_CONTINUE for a whole-zone run or inside a pageblock, COMPACT_SUCCESS once a free block
  * of at least `cc.order` is on the requested migratetype's list (or CMA for movable), or could
  * be stolen from another type; else COMPACT_NO_SUITABLE_PAGE.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, CompactControl, GFP_HIGHUSER_MOVABLE } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 4096 } });
+ * const cc = new CompactControl(mm, { order: 9, mode: "MIGRATE_ASYNC", gfpMask: GFP_HIGHUSER_MOVABLE });
+ * cc.migratePfn = 0;
+ * cc.freePfn = 3584;
+ * if (compactFinished(cc) !== "COMPACT_SUCCESS") throw new Error("free order-9 blocks exist");
+ * ```
  */
 export function compactFinished(cc: CompactControl): CompactResult {
   const zone = cc.zone;
@@ -124,7 +134,7 @@ export function compactFinished(cc: CompactControl): CompactResult {
 export function compactionSuitable(
   zone: Zone,
   order: number,
-  config: z.input<typeof CompactionConfig> = {},
+  config: CompactionConfigInput = {},
 ): boolean {
   const c = CompactionConfig.parse(config);
   const watermark = (order > PAGE_ALLOC_COSTLY_ORDER ? zone.wmarkLow : zone.wmarkMin) +
@@ -306,7 +316,7 @@ export function* tryToCompactPages(
   gfpMask: number,
   allocFlags: number,
   prio: number,
-  config: z.input<typeof CompactionConfig> = {},
+  config: CompactionConfigInput = {},
 ): Process<CompactResult> {
   // GFP_NOIO is really tricky context because the migration might require IO.
   if ((gfpMask & __GFP_IO) === 0) return "COMPACT_SKIPPED";
@@ -347,10 +357,22 @@ registerDefaultPageAllocHooks({
  * `compact_node()` for /proc/sys/vm/compact_memory (v6.12): compact the whole zone in
  * MIGRATE_SYNC, ignoring skip hints, until the scanners meet. Returns the control with its
  * counters.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, Rng, fragmentZone, unusableFreeIndex } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 8192 }, zone: { minFreeKbytes: 0 } });
+ * fragmentZone(mm.zone, new Rng(2), { utilisation: 0.5, fragmentation: 1 });
+ * lruAddFragmentFolios(mm);
+ * env.spawn("echo 1 > compact_memory", function* () { yield* compactMemory(mm); });
+ * env.run();
+ * if (unusableFreeIndex(mm.zone, 9) === 1000) throw new Error("compacted");
+ * ```
  */
 export function* compactMemory(
   mm: Mm,
-  config: z.input<typeof CompactionConfig> = {},
+  config: CompactionConfigInput = {},
 ): Process<CompactControl> {
   const cc = new CompactControl(mm, {
     order: -1,

@@ -252,6 +252,18 @@ export function isolateMigratepagesBlock(
 /**
  * `isolate_migratepages_range()` (CONFIG_CMA): isolate from `[startPfn, endPfn)` pageblock by
  * pageblock (ISOLATE_UNEVICTABLE) until COMPACT_CLUSTER_MAX pages are isolated.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, AddressSpace, CompactControl, folioAlloc, filemapAddFolio, putbackMovablePages } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 2048 } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "f" }), f, 0);
+ * const cc = new CompactControl(mm, { order: -1, mode: "MIGRATE_SYNC", allocContig: true, ignoreSkipHint: true });
+ * isolateMigratepagesRange(cc, 0, 1024);
+ * if (cc.migratepages.join() !== String(f)) throw new Error("isolated");
+ * putbackMovablePages(mm, cc.migratepages);
+ * ```
  */
 export function isolateMigratepagesRange(
   cc: CompactControl,
@@ -330,6 +342,17 @@ export function* isolateMigratepages(
  * `isolate_freepages_block()` (v6.10+): isolate free blocks of `[startPfn, endPfn)` whole onto
  * `cc.freepages[order]`, every `stride` pfns; stop once there are enough for the isolated
  * folios (not `strict`). Returns pages isolated; `cc.blockPfn` is where it stopped.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, CompactControl } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 2048 }, zone: { minFreeKbytes: 0 } });
+ * const cc = new CompactControl(mm, { order: 9, mode: "MIGRATE_SYNC" });
+ * cc.nrMigratepages = 1 << 20; // want many
+ * // Pfn 0 heads a free order-10 block: it is isolated whole.
+ * if (isolateFreepagesBlock(cc, 0, 512, 1, true) !== 1024) throw new Error("one order-10 block");
+ * if (cc.freepages[10]!.join() !== "0") throw new Error("kept whole");
+ * ```
  */
 export function isolateFreepagesBlock(
   cc: CompactControl,

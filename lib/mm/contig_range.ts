@@ -23,7 +23,6 @@
  * @module
  */
 
-import type { z } from "npm:zod@^4";
 import type { Process } from "../sim/engine.ts";
 import type { Errno } from "./address_space.ts";
 import { folioPut, folioTryGet } from "./folio.ts";
@@ -42,7 +41,7 @@ import {
   testPagesIsolated,
   undoIsolatePageRange,
 } from "./page_isolation.ts";
-import { CompactControl, CompactionConfig } from "./compact_control.ts";
+import { CompactControl, CompactionConfig, type CompactionConfigInput } from "./compact_control.ts";
 import { isolateMigratepagesRange } from "./compaction_scanners.ts";
 
 const BUDDY = 1 << PG.buddy;
@@ -144,7 +143,7 @@ export function* allocContigRange(
   startPfn: number,
   endPfn: number,
   migratetype: number,
-  options: { compound?: boolean; gfpMask?: number; config?: z.input<typeof CompactionConfig> } = {},
+  options: { compound?: boolean; gfpMask?: number; config?: CompactionConfigInput } = {},
 ): Process<ContigResult> {
   const zone = mm.zone;
   if (!(startPfn >= zone.startPfn && endPfn <= zone.endPfn && startPfn < endPfn)) {
@@ -258,7 +257,7 @@ export function* offlinePages(
   mm: Mm,
   startPfn: number,
   endPfn: number,
-  options: { timeoutNs?: number; config?: z.input<typeof CompactionConfig> } = {},
+  options: { timeoutNs?: number; config?: CompactionConfigInput } = {},
 ): Process<OfflineResult> {
   const zone = mm.zone, env = mm.env;
   const config = CompactionConfig.parse(options.config ?? {});

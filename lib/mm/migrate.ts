@@ -43,6 +43,8 @@
  */
 
 import { z } from "npm:zod@^4";
+import type { ConfigSchema } from "../config.ts";
+import { defineConfig, type Same } from "../_config.ts";
 import { type Process, TaskFlag } from "../sim/engine.ts";
 import type { Errno, KResult, MigrateMode } from "./address_space.ts";
 import { folioAlloc, folioLock, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
@@ -108,26 +110,40 @@ export type FreeFolioFn = (mm: Mm, dst: number) => void;
  *
  * @example
  * ```ts
+ * import { MigrateCost } from "@mmsim/mmsim";
  * const c = MigrateCost.parse({});
  * if (c.copyNsPerPage !== 300) throw new Error("default");
  * ```
  */
-export const MigrateCost = z.object({
+export interface MigrateCost {
   /** Copying one base page (folio_copy): ~4 KiB at ~13 GB/s. */
-  copyNsPerPage: z.number().min(0).default(300),
+  copyNsPerPage: number;
   /** Per folio: locks, rmap walks, migration entries, TLB flush, LRU. */
+  folioNs: number;
+}
+
+/** Input of {@link MigrateCost}: every field optional. */
+export type MigrateCostInput = Partial<MigrateCost>;
+
+const migrateCostSchema = z.object({
+  copyNsPerPage: z.number().min(0).default(300),
   folioNs: z.number().min(0).default(1000),
 });
+const _migrateCostTypes: Same<z.output<typeof migrateCostSchema>, MigrateCost> = true;
+void _migrateCostTypes;
 
-/** Parsed {@link MigrateCost}. */
-export type MigrateCost = z.infer<typeof MigrateCost>;
+/** The {@link MigrateCost} schema. */
+export const MigrateCost: ConfigSchema<MigrateCost, MigrateCostInput> = defineConfig(
+  "MigrateCost",
+  migrateCostSchema,
+);
 
 /** Options of {@link migratePages}. */
 export interface MigrateOptions {
   /** `put_new_folio`: where unused destinations go (default `folio_put`). */
   putNewFolio?: FreeFolioFn;
   /** CPU cost parameters. */
-  cost?: z.input<typeof MigrateCost>;
+  cost?: MigrateCostInput;
 }
 
 /** The final outcome of one source folio. */
@@ -229,6 +245,17 @@ export function isolateFolioForMigration(mm: Mm, folio: number): boolean {
 /**
  * `putback_movable_pages()` (mm/migrate.c): return isolated folios to the LRU and drop the
  * isolation reference (`folio_putback_lru`); the last reference frees the folio.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, AddressSpace, folioAlloc, filemapAddFolio, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "f" }), f, 0);
+ * isolateFolioForMigration(mm, f);
+ * putbackMovablePages(mm, [f]);
+ * if (!mm.mem.testFlag(f, PG.lru) || mm.vmstat.get("nr_isolated_file") !== 0) throw new Error();
+ * ```
  */
 export function putbackMovablePages(mm: Mm, folios: readonly number[]): void {
   const mem = mm.mem;
@@ -295,7 +322,7 @@ class Ctx {
     readonly getNewFolio: NewFolioFn,
     readonly putNewFolio: FreeFolioFn | undefined,
     readonly reason: MigrateReason,
-    cost: z.input<typeof MigrateCost> | undefined,
+    cost: MigrateCostInput | undefined,
   ) {
     this.cost = MigrateCost.parse(cost ?? {});
     this.pmd = pmdOrder(mm.mem.pageSizeBytes);

@@ -245,6 +245,21 @@ export function folioMigrateMapping(
  * `migrate_folio()` (mm/migrate.c): `folio_migrate_mapping` with no extra references, then copy
  * contents and flags. For folios without private data. A source under writeback here is the
  * kernel's BUG_ON(folio_test_writeback(src)), recorded as a violation (-EBUSY returned).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, AddressSpace, folioAlloc, folioPut, filemapAddFolio, filemapGetEntry } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const mapping = AddressSpace.create(mm, { name: "f" });
+ * const src = folioAlloc(mm, 0), dst = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, mapping, src, 0); // cache + our reference, which stands for isolation
+ * env.spawn("m", function* () {
+ *   const rc = yield* migrateFolio(mm, mapping, dst, src, "MIGRATE_ASYNC");
+ *   if (!rc.ok || filemapGetEntry(mapping, 0) !== dst) throw new Error("moved");
+ * });
+ * env.run();
+ * ```
  */
 // deno-lint-ignore require-yield
 export function* migrateFolio(
@@ -349,6 +364,22 @@ function* writeout(mm: Mm, mapping: AddressSpace, folio: number): Process<KResul
  * (`writeout`, then -EAGAIN) and the other modes got -EBUSY. A clean folio with private data
  * must be released (`filemap_release_folio`), else -EAGAIN in MIGRATE_SYNC, -EBUSY otherwise;
  * then `migrate_folio`.
+ *
+ * @example A dirty folio is refused in v6.16
+ * ```ts
+ * import { Engine, Mm, AddressSpace, folioAlloc, filemapAddFolio, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 }, version: "6.16" });
+ * const mapping = AddressSpace.create(mm, { name: "f" });
+ * const src = folioAlloc(mm, 0), dst = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, mapping, src, 0);
+ * mm.mem.setFlag(src, PG.dirty);
+ * env.spawn("m", function* () {
+ *   const rc = yield* fallbackMigrateFolio(mm, mapping, dst, src, "MIGRATE_SYNC");
+ *   if (rc.ok || rc.errno !== "EBUSY") throw new Error("EBUSY");
+ * });
+ * env.run();
+ * ```
  */
 export function* fallbackMigrateFolio(
   mm: Mm,
@@ -371,6 +402,23 @@ export function* fallbackMigrateFolio(
  * `move_to_new_folio()` (mm/migrate.c): both folios locked, the source unmapped; call
  * `migrate_folio` (anonymous or truncated), the mapping's `->migrate_folio`, or
  * `fallback_migrate_folio`. On success the source's mapping is cleared.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, AddressSpace, folioAlloc, filemapAddFolio, filemapGetEntry, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const mapping = AddressSpace.create(mm, { name: "f" }); // no ->migrate_folio: fallback
+ * const src = folioAlloc(mm, 0), dst = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, mapping, src, 0);
+ * mm.mem.setFlag(src, PG.locked);
+ * mm.mem.setFlag(dst, PG.locked);
+ * env.spawn("m", function* () {
+ *   const rc = yield* moveToNewFolio(mm, dst, src, "MIGRATE_SYNC");
+ *   if (!rc.ok || filemapGetEntry(mapping, 0) !== dst || mm.mem.mapping[src] !== 0) throw new Error();
+ * });
+ * env.run();
+ * ```
  */
 export function* moveToNewFolio(
   mm: Mm,
