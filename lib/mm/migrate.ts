@@ -165,7 +165,9 @@ export interface MigrateOutcome {
 /**
  * What {@link migratePages} did: the kernel's return value (`nrFailed`, or `errno` when it
  * returned an error code), its `migrate_pages_stats`, every folio's outcome, and histograms of
- * failure reasons.
+ * failure reasons. Besides the kernel's counters (pgmigrate_success / pgmigrate_fail /
+ * thp_migration_success / _fail / _split), `mm.vmstat` gets the model counters
+ * `migrate_split_attempt` and `migrate_split` (large folios of any order split after -ENOMEM).
  */
 export interface MigrateResult {
   /**
@@ -549,8 +551,10 @@ function* migratePagesBatch(
           stats.nrThpFailed += isThp;
           // Large folio NUMA faulting doesn't split to retry.
           if (order > 0 && !ctx.nosplit && splitFolios) {
+            mm.vmstat.inc("migrate_split_attempt"); // model counter (any order)
             const s = yield* trySplitFolio(ctx, folio, splitFolios, mode);
             if (s.ok) {
+              mm.vmstat.inc("migrate_split"); // model counter (any order)
               stats.nrThpSplit += isThp;
               stats.nrSplit++;
               const o = ctx.outcome(folio);

@@ -454,6 +454,8 @@ Deno.test("migratePages: large folios split only on -ENOMEM (thread 004, C4.1)",
     assert.equal(r.nrThpSplit, 1);
     assert.equal(mm.vmstat.get("thp_migration_split"), 1);
     assert.equal(mm.vmstat.get("thp_split_page"), 1);
+    assert.equal(mm.vmstat.get("migrate_split_attempt"), 1);
+    assert.equal(mm.vmstat.get("migrate_split"), 1);
     const big = r.outcomes.find((o) => o.folio === f && o.order === 9)!;
     assert.equal(big.rc, "ENOMEM");
     assert.equal(big.split!.length, 512);
