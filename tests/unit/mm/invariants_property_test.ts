@@ -9,14 +9,10 @@
 
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@^4";
-import {
-  type AddressSpace,
-  filemapGetEntry,
-  filemapRemoveFolio,
-} from "../../../lib/mm/address_space.ts";
+import { filemapGetEntry } from "../../../lib/mm/address_space.ts";
 import { installMmChecker } from "../../../lib/mm/check.ts";
 import { aioDirectRead } from "../../../lib/mm/direct_io.ts";
-import { folioGet, folioLock, folioPut, folioUnlock } from "../../../lib/mm/folio.ts";
+import { folioGet, folioPut } from "../../../lib/mm/folio.ts";
 import { PG } from "../../../lib/mm/memory.ts";
 import {
   allocMigrationTarget,
@@ -25,19 +21,16 @@ import {
   migratePages,
   putbackMovablePages,
 } from "../../../lib/mm/migrate.ts";
-import type { Mm } from "../../../lib/mm/mm.ts";
 import {
   doMunmap,
   mmapRegion,
   pinUserPages,
-  unmapMappingFolio,
   unpinUserPages,
   userLoad,
   userStore,
   type Vma,
 } from "../../../lib/mm/mmap.ts";
-import { folioCancelDirty, folioWaitWriteback } from "../../../lib/mm/writeback.ts";
-import type { Process } from "../../../lib/sim/engine.ts";
+import { truncatePagecacheRange } from "../../../lib/mm/truncate.ts";
 import { random } from "../../../lib/sim/random.ts";
 import { world, writebackFolio } from "./_mmap_fixture.ts";
 
@@ -93,26 +86,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-/**
- * truncate_inode_pages_range() for one index, as the kernel does it per folio: lock, wait for
- * writeback, unmap, cancel dirty, remove from the page cache. (Stand-in: truncate.ts is not
- * in the tree yet.)
- */
-function* truncateIndex(mm: Mm, file: AddressSpace, index: number): Process<void> {
-  const f = filemapGetEntry(file, index);
-  if (f < 0 || mm.mem.refcount[f]! <= 0) return;
-  folioGet(mm, f);
-  yield* folioLock(mm, f);
-  if (mm.mem.mapping[f] === file.id) {
-    yield* folioWaitWriteback(mm, f);
-    unmapMappingFolio(mm, f);
-    folioCancelDirty(mm, f);
-    filemapRemoveFolio(mm, f);
-  }
-  folioUnlock(mm, f);
-  folioPut(mm, f);
-}
-
 function runWorkload(seed: number, tasks: Op[][]): void {
   const { env, mm, file, disk } = world({ nrFrames: 256, strategy: random(seed), seed });
   file.aops.migrateFolio = filemapMigrateFolio;
@@ -145,7 +118,8 @@ function runWorkload(seed: number, tasks: Op[][]): void {
             break;
           }
           case "truncate":
-            yield* truncateIndex(mm, file, op.i);
+            // truncate_pagecache_range(): unmap, truncate_inode_pages_range, unmap again.
+            yield* truncatePagecacheRange(mm, file, op.i, op.i);
             break;
           case "munmap":
             doMunmap(mm, vma!);

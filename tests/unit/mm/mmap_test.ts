@@ -25,6 +25,13 @@ import {
   userLoad,
   userStore,
 } from "../../../lib/mm/mmap.ts";
+import {
+  allocMigrationTarget,
+  filemapMigrateFolio,
+  isolateFolioForMigration,
+  migratePages,
+  putbackMovablePages,
+} from "../../../lib/mm/migrate.ts";
 import { isDirty, kinds, world, writebackFolio } from "./_mmap_fixture.ts";
 
 const MKWRITE = ["page_mkwrite", "folio_mkclean", "user_store"];
@@ -368,6 +375,29 @@ Deno.test("GUP: FOLL_GET, FOLL_PIN, pincount, FOLL_LONGTERM", async (t) => {
     assert.equal(env.trace!.ofKind("page_mkwrite").length, 1, "only the pin's write fault");
     assert.ok(isDirty(mm, vma.pteOf(0)));
     assert.equal(vma.pteBits[0]! & PTE.write, 0, "the PTE stays write-protected");
+  });
+
+  await t.step("a pinned folio's migration fails with EAGAIN; unpinned, it migrates", () => {
+    const { env, mm, file } = world();
+    file.aops.migrateFolio = filemapMigrateFolio;
+    const vma = mmapRegion(mm, { mapping: file, nrPages: 1 });
+    const rcs: string[] = [];
+    env.spawn("rdma", function* () {
+      yield* userStore(mm, vma, 0, 1);
+      const r = yield* pinUserPages(mm, vma, 0, 1, { write: true });
+      assert.ok(r.ok);
+      for (const pinned of [true, false]) {
+        if (!pinned) unpinUserPages(mm, r.value);
+        const f = vma.pteOf(0);
+        assert.ok(isolateFolioForMigration(mm, f));
+        const m = yield* migratePages(mm, [f], allocMigrationTarget, "MIGRATE_SYNC", "MR_SYSCALL");
+        rcs.push(m.outcomes[0]!.rc);
+        putbackMovablePages(mm, m.failed);
+      }
+    });
+    assert.equal(env.run().reason, "done");
+    assert.deepEqual(rcs, ["EAGAIN", "MIGRATEPAGE_SUCCESS"]);
+    assert.equal(env.trace!.ofKind("page_mkwrite").length, 1, "the PTE came back writable");
   });
 
   await t.step("releasing a pin after the folio was freed is a use-after-free", () => {
