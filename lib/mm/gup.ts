@@ -27,6 +27,7 @@
 import type { Process } from "../sim/engine.ts";
 import type { KResult } from "./address_space.ts";
 import { folioLock, folioUnlock } from "./folio.ts";
+import { folioMarkAccessed } from "./lru.ts";
 import { MIGRATE, PG } from "./memory.ts";
 import { isolateFolioForMigration, migratePages, putbackMovablePages } from "./migrate.ts";
 import type { Mm } from "./mm.ts";
@@ -204,7 +205,7 @@ function* getUserPagesLocked(
           if (write && (b & PTE.dirty) === 0 && !mm.mem.testFlag(folio, PG.dirty)) {
             folioMarkDirtyAny(mm, folio);
           }
-          vma.pteBits[i] = vma.pteBits[i]! | PTE.young;
+          folioMarkAccessed(mm.lruvec, folio);
         }
         rememberRef(mm, page);
         pages.push(page);

@@ -49,7 +49,7 @@ import type { Process } from "../sim/engine.ts";
 import type { AddressSpace, Errno, KResult } from "./address_space.ts";
 import { FGP, filemapGetFolioErr, filemapReadFolio, iSizeRead } from "./filemap.ts";
 import { folioGet, folioLock, folioPut, folioUnlock, folioWaitBit } from "./folio.ts";
-import { folioAddLru } from "./lru.ts";
+import { folioAddLru, folioMarkAccessed } from "./lru.ts";
 import { NIL, PG } from "./memory.ts";
 import type { FolioRef, MappingLike, Mm } from "./mm.ts";
 import { folioFileMapping, folioMarkDirtyAny, folioPutRefsAny } from "./_anon.ts";
@@ -410,12 +410,20 @@ function removeMigrationSlot(st: MmapState, head: number, vma: Vma, index: numbe
 
 /**
  * Zap one PTE slot (`zap_present_folio_ptes` / `zap_nonpresent_ptes`): a dirty PTE of a file
- * page dirties the folio (`folio_mark_dirty` without the folio lock, as the kernel does), the
- * mapcount and the PTE's reference are dropped. A migration entry is cleared (it holds no
- * reference). `evenCows` false skips anonymous (COWed) pages, as `unmap_mapping_range` does
- * for invalidation.
+ * page dirties the folio (`folio_mark_dirty` without the folio lock, as the kernel does) and a
+ * young one marks it accessed (not for `try_to_unmap`, `young` false), the mapcount and the
+ * PTE's reference are dropped. A migration entry is cleared (it holds no reference).
+ * `evenCows` false skips anonymous (COWed) pages, as `unmap_mapping_range` does for
+ * invalidation.
  */
-function zapSlot(mm: Mm, st: MmapState, vma: Vma, i: number, evenCows: boolean): boolean {
+function zapSlot(
+  mm: Mm,
+  st: MmapState,
+  vma: Vma,
+  i: number,
+  evenCows: boolean,
+  young = true,
+): boolean {
   const bits = vma.pteBits[i]!;
   const page = vma.ptePfn[i]!;
   if (page === NIL) return false;
@@ -431,6 +439,7 @@ function zapSlot(mm: Mm, st: MmapState, vma: Vma, i: number, evenCows: boolean):
   const file = folioFileMapping(mm, head) !== undefined;
   if (!evenCows && !file) return false;
   if (file && (bits & PTE.dirty) !== 0) folioMarkDirty(mm, head);
+  if (file && young && (bits & PTE.young) !== 0) folioMarkAccessed(mm.lruvec, head);
   vma.ptePfn[i] = NIL;
   vma.pteBits[i] = 0;
   removeRmap(mm, st, head, vma, vma.pgoff + i);
@@ -498,7 +507,7 @@ export function tryToUnmap(mm: Mm, folio: number): boolean {
   if (!folioFileMapping(mm, folio)) return false;
   const st = mmapState(mm);
   for (const s of [...(st.rmap.get(folio) ?? [])]) {
-    zapSlot(mm, st, s.vma, s.index - s.vma.pgoff, true);
+    zapSlot(mm, st, s.vma, s.index - s.vma.pgoff, true, false);
   }
   mm.env.emit("try_to_unmap", folio, null, mem.mapcount[folio]);
   return mem.mapcount[folio]! <= 0;
@@ -507,7 +516,8 @@ export function tryToUnmap(mm: Mm, folio: number): boolean {
 /**
  * try_to_migrate (mm/rmap.c `try_to_migrate_one`, v6.12; `try_to_unmap(TTU_MIGRATION)` before
  * v5.14): replace every PTE of the folio by a migration entry that remembers the page and the
- * PTE's write and dirty bits; a dirty PTE dirties the folio; the PTEs' references are dropped.
+ * PTE's write, dirty and young bits; a dirty PTE dirties the folio; the PTEs' references are
+ * dropped.
  * Returns true when the folio is no longer mapped. A task touching the page meanwhile waits in
  * `migration_entry_wait` until the folio is unlocked.
  *
@@ -527,7 +537,7 @@ export function tryToMigrate(mm: Mm, folio: number): boolean {
     const bits = vma.pteBits[i]!;
     // "Set the dirty flag on the folio now the pte is gone."
     if ((bits & PTE.dirty) !== 0) folioMarkDirtyAny(mm, folio);
-    vma.pteBits[i] = PTE.migration | (bits & (PTE.write | PTE.dirty));
+    vma.pteBits[i] = PTE.migration | (bits & (PTE.write | PTE.dirty | PTE.young));
     removeRmap(mm, st, folio, vma, s.index);
     const list = st.migrationEntries.get(folio);
     if (list) list.push(s);
@@ -541,8 +551,8 @@ export function tryToMigrate(mm: Mm, folio: number): boolean {
 /**
  * remove_migration_ptes (mm/migrate.c `remove_migration_pte`, v6.12): turn every migration
  * entry for `src` into a present PTE for the same page of `dst` (`dst === src` after a failed
- * migration), writable if the entry was, dirty if the entry was and the folio is dirty, each
- * taking a folio reference and a mapcount.
+ * migration), writable if the entry was, young if it was, dirty if the entry was and the folio
+ * is dirty, each taking a folio reference and a mapcount.
  *
  * @example
  * ```ts
@@ -563,7 +573,8 @@ export function removeMigrationPtes(mm: Mm, src: number, dst: number): void {
     const vma = s.vma, i = s.index - vma.pgoff;
     const bits = vma.pteBits[i]!;
     const page = dst + (vma.ptePfn[i]! - src);
-    let nb = PTE.young;
+    // pte_mkold(mk_pte()), then the entry's young, write and dirty bits.
+    let nb = bits & PTE.young;
     if ((bits & PTE.write) !== 0) nb |= PTE.write;
     if ((bits & PTE.dirty) !== 0 && mem.testFlag(dst, PG.dirty)) nb |= PTE.dirty;
     folioGet(mm, dst);
