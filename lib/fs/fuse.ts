@@ -33,7 +33,7 @@
 import { z } from "npm:zod@^4";
 import type { ConfigSchema } from "../config.ts";
 import { defineConfig, nested } from "../_config.ts";
-import type { Process } from "../sim/engine.ts";
+import type { Process, Task } from "../sim/engine.ts";
 import { waitEvent, WaitQueue } from "../sim/wait_queue.ts";
 import {
   AddressSpace,
@@ -45,7 +45,13 @@ import { folioEndRead, folioLock, folioPut, folioUnlock } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import { filemapGetFolio } from "../mm/filemap.ts";
 import { FGP } from "../mm/pagemap.ts";
-import { balanceDirtyPages, folioMarkDirty, folioWaitWriteback } from "../mm/writeback.ts";
+import {
+  balanceDirtyPages,
+  filemapWriteAndWaitRange,
+  folioMarkDirty,
+  folioWaitWriteback,
+  WBC_END_MAX,
+} from "../mm/writeback.ts";
 import type { Mm } from "../mm/mm.ts";
 import {
   FuseConn,
@@ -53,7 +59,7 @@ import {
   FuseServerConfig,
   type FuseServerConfigInput,
 } from "./fuse_conn.ts";
-import { fuseWaitOnPageWriteback, fuseWritepages } from "./fuse_writeback.ts";
+import { fuseSyncWrites, fuseWaitOnPageWriteback, fuseWritepages } from "./fuse_writeback.ts";
 
 /** The writeback designs (see the module doc). */
 export type FuseWritebackDesign = "no-check" | "wait" | "chained" | "no-temp";
@@ -115,6 +121,12 @@ export interface FuseWriteStats {
   maxOutstanding: number;
   /** Highest outstanding per index. */
   readonly maxOutstandingPerIndex: Map<number, number>;
+  /** Chained secondaries (created, not yet sent) per page index now (chained design). */
+  readonly secondaries: Map<number, number>;
+  /** Highest number of chained secondaries for one index ever seen. */
+  maxSecondaries: number;
+  /** Highest number of WRITEs in flight (outstanding, not a queued secondary) for one index. */
+  maxInFlight: number;
   /** WRITE requests created per index. */
   readonly writesPerIndex: Map<number, number>;
   /** Temp pages allocated (2013 designs). */
@@ -141,11 +153,16 @@ export class FuseInode {
   writectr = 0;
   /** fi->page_waitq: woken when a WRITE completes. */
   readonly pageWaitq: WaitQueue;
+  /** Who each task sleeping on fi->page_waitq waits for (the requests), for wait-for graphs. */
+  readonly pageWaitHolders = new Map<Task, () => FuseReq[]>();
   /** Accounting. */
   readonly stats: FuseWriteStats = {
     outstanding: new Map(),
     maxOutstanding: 0,
     maxOutstandingPerIndex: new Map(),
+    secondaries: new Map(),
+    maxSecondaries: 0,
+    maxInFlight: 0,
     writesPerIndex: new Map(),
     tempPagesAllocated: 0,
     mergedIntoQueued: 0,
@@ -158,16 +175,32 @@ export class FuseInode {
     this.ino = ino;
     this.mapping = mapping;
     this.pageWaitq = new WaitQueue(`fi->page_waitq of fuse ino ${ino}`);
+    this.pageWaitq.owners = (w) => this.pageWaitHolders.get(w.task)?.() ?? [];
   }
 
-  /** Count a WRITE request covering `index` as outstanding. */
-  writeStarted(index: number): void {
+  /**
+   * Count a WRITE request covering `index` as outstanding (`secondary`: a chained request not
+   * sent yet, 8b284dc47291).
+   */
+  writeStarted(index: number, secondary = false): void {
     const s = this.stats;
     const n = (s.outstanding.get(index) ?? 0) + 1;
     s.outstanding.set(index, n);
     s.writesPerIndex.set(index, (s.writesPerIndex.get(index) ?? 0) + 1);
     if (n > (s.maxOutstandingPerIndex.get(index) ?? 0)) s.maxOutstandingPerIndex.set(index, n);
     if (n > s.maxOutstanding) s.maxOutstanding = n;
+    const sec = (s.secondaries.get(index) ?? 0) + (secondary ? 1 : 0);
+    s.secondaries.set(index, sec);
+    if (sec > s.maxSecondaries) s.maxSecondaries = sec;
+    if (n - sec > s.maxInFlight) s.maxInFlight = n - sec;
+  }
+
+  /** A chained secondary for `index` was sent: it is in flight now. */
+  secondarySent(index: number): void {
+    const s = this.stats;
+    s.secondaries.set(index, (s.secondaries.get(index) ?? 1) - 1);
+    const n = (s.outstanding.get(index) ?? 0) - (s.secondaries.get(index) ?? 0);
+    if (n > s.maxInFlight) s.maxInFlight = n;
   }
 
   /** A WRITE covering `index` was replied or dropped. */
@@ -243,21 +276,7 @@ export class FuseMount {
   }
 
   #aops(): AddressSpaceOperations {
-    const mount = this;
-    return {
-      *writepages(mm, mapping, wbc) {
-        return yield* fuseWritepages(mm, mount, mapping.host as FuseInode, wbc);
-      },
-      *readahead(mm, rac) {
-        yield* fuseReadahead(mm, mount, rac);
-      },
-      *readFolio(mm, mapping, folio) {
-        return yield* fuseReadFolio(mm, mount, mapping.host as FuseInode, folio);
-      },
-      *pageMkwrite(mm, mapping, folio) {
-        return yield* fusePageMkwrite(mm, mount, mapping.host as FuseInode, folio);
-      },
-    };
+    return fuseFileAops(this);
   }
 
   // deno-lint-ignore require-yield
@@ -266,6 +285,56 @@ export class FuseMount {
     req.tags.length = 0;
     for (let i = 0; i < req.folios.length; i++) req.tags.push(s.get(req.index + i) ?? 0);
   }
+}
+
+/**
+/** fuse_file_aops (fs/fuse/file.c) bound to a mount, with fuse_file_vm_ops' page_mkwrite. */
+function fuseFileAops(mount: FuseMount): AddressSpaceOperations {
+  return {
+    *writepages(mm, mapping, wbc) {
+      return yield* fuseWritepages(mm, mount, mapping.host as FuseInode, wbc);
+    },
+    *readahead(mm, rac) {
+      yield* fuseReadahead(mm, mount, rac);
+    },
+    *readFolio(mm, mapping, folio) {
+      return yield* fuseReadFolio(mm, mount, mapping.host as FuseInode, folio);
+    },
+    *pageMkwrite(mm, mapping, folio) {
+      return yield* fusePageMkwrite(mm, mount, mapping.host as FuseInode, folio);
+    },
+  };
+}
+
+/**
+ * fuse_fsync (fs/fuse/file.c, `fuse_fsync` / `fuse_fsync_common`): write back and wait for the
+ * whole file (filemap_write_and_wait_range), then wait until the server has replied to every
+ * WRITE sent (fuse_sync_writes — with temp pages PG_writeback ended long before), then a
+ * synchronous FUSE_FSYNC request. Returns 0 or a negative errno. Use with `yield*`.
+ *
+ * @example With temp pages, fsync returns only once the server has the data
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, fuseFsync } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.12" });
+ * const fm = new FuseMount(mm, { server: { latency: { kind: "fixed", ns: 5000 } } });
+ * const fi = fm.createInode();
+ * let stored = -1;
+ * env.spawn("app", function* () {
+ *   yield* fuseWriteIter(mm, fi, 0, 7);
+ *   yield* fuseFsync(mm, fi);
+ *   stored = fm.conn.storageOf(fi.ino).get(0) ?? -1;
+ * });
+ * env.run();
+ * if (stored !== 7) throw new Error(`stored ${stored}`);
+ * ```
+ */
+export function* fuseFsync(mm: Mm, fi: FuseInode): Process<number> {
+  const err: number = yield* filemapWriteAndWaitRange(mm, fi.mapping, 0, WBC_END_MAX);
+  yield* fuseSyncWrites(mm, fi);
+  const req = fi.mount.conn.newRequest("FSYNC", fi.ino, 0);
+  const e2: number = yield* fi.mount.conn.sendSync(req);
+  return err || (e2 ? -Math.abs(e2) : 0);
 }
 
 /**

@@ -8,18 +8,25 @@
  * congestion_threshold = 9), Linux v3.11 for the request states (INIT, PENDING, READING, SENT,
  * FINISHED) and v6.12 for the background accounting, which kept the same shape.
  *
- * The server is a set of tasks with the USER_SERVER flag. Each takes the oldest pending request,
+ * The server is a set of tasks with the USER_SERVER flag. Each takes the oldest pending request
+ * and copies its arguments out of the kernel at that moment (`fuse_dev_do_read` →
+ * `fuse_copy_args`: a WRITE carries what its pages — temp pages, or the page-cache folios
+ * themselves without temp pages — hold when the server reads it, not when it was queued),
  * "handles" it for a latency drawn from its own seeded stream (so replies of several threads
  * come back in any order), may allocate memory while handling it (GFP_KERNEL: the allocation can
- * enter direct reclaim — thread 001's deadlock), applies it to its storage, and replies. A latency
- * of ∞ (`never`) hangs the thread on that request forever; the run reports it as a hung wait.
+ * enter direct reclaim, and with `memcg` set the charge of a memory cgroup at its limit first
+ * runs `try_to_free_mem_cgroup_pages` — thread 001's deadlock), applies it to its storage, and
+ * replies. A latency of ∞ (`never`) hangs the thread on that request forever; the run reports it
+ * as a hung wait.
  *
  * Each request is a wait-for node: it is held by the thread handling it, or by every server
  * thread while it is still pending, so a cycle "server → reclaim → PG_writeback → request →
  * server" shows up in the wait-for report.
  *
  * Left out: interrupts (FUSE_INTERRUPT), forgets, notify messages, the io_uring transport,
- * request allocation throttling (`fc->blocked`; writeback requests never wait on it anyway).
+ * request allocation throttling (`fc->blocked`; writeback requests never wait on it anyway),
+ * memcg accounting itself (a `memcg` server is always at its limit: every charge reclaims first,
+ * mm/memcontrol.c `try_charge_memcg`, and then succeeds).
  *
  * @module
  */
@@ -35,6 +42,7 @@ import { waitEvent, WaitQueue, type WaitTarget } from "../sim/wait_queue.ts";
 import type { Mm } from "../mm/mm.ts";
 import { folioPut } from "../mm/folio.ts";
 import { folioAllocGfp, GFP_KERNEL } from "../mm/page_alloc.ts";
+import { tryToFreeMemCgroupPages } from "../mm/vmscan.ts";
 
 /** FUSE opcodes the model uses. */
 export type FuseOpcode = "READ" | "WRITE" | "FLUSH" | "FSYNC" | "GETATTR";
@@ -50,6 +58,7 @@ export type FuseReqState = "INIT" | "PENDING" | "SENT" | "FINISHED";
  * import { FuseServerConfig } from "@mmsim/mmsim";
  * const c = FuseServerConfig.parse({ threads: 4, latency: { kind: "exponential", meanNs: 2e5 } });
  * if (c.maxBackground !== 12) throw new Error("FUSE_DEFAULT_MAX_BACKGROUND");
+ * if (c.memcg !== "none" || c.allocatingThreads !== undefined) throw new Error("defaults");
  * const bad = FuseServerConfig.safeParse({ threads: 0 });
  * if (bad.success || bad.error.issues[0]!.path[0] !== "threads") throw new Error("names the field");
  * ```
@@ -61,6 +70,17 @@ export interface FuseServerConfig {
   latency: Latency;
   /** Pages the server allocates (GFP_KERNEL) while handling each request; default 0. */
   allocPagesPerRequest: number;
+  /**
+   * Only server threads 0 … allocatingThreads−1 allocate (default: every thread). A server
+   * whose worker threads allocate while one dispatcher thread does not, and the like.
+   */
+  allocatingThreads?: number;
+  /**
+   * The memory cgroup the server's allocations are charged to, always at its limit: `none`
+   * (default; allocations only see the zone's watermarks), `v1` (legacy hierarchy: memcg reclaim
+   * is not "sane" and waits on writeback, vmscan.c case 3) or `v2`.
+   */
+  memcg: "none" | "v1" | "v2";
   /** fc->max_background (FUSE_DEFAULT_MAX_BACKGROUND = 12; /sys/fs/fuse/connections/N/max_background). */
   maxBackground: number;
   /** fc->congestion_threshold (3/4 of max_background by default: 9). */
@@ -76,6 +96,8 @@ const fuseServerSchema = z.object({
   threads: z.number().int().min(1).max(1024).default(1),
   latency: zodOf(Latency).default({ kind: "fixed", ns: 100_000 }),
   allocPagesPerRequest: z.number().int().min(0).default(0),
+  allocatingThreads: z.number().int().min(0).optional(),
+  memcg: z.enum(["none", "v1", "v2"]).default("none"),
   maxBackground: z.number().int().min(1).default(12),
   congestionThreshold: z.number().int().min(1).default(9),
   maxPagesPerReq: z.number().int().min(1).default(32),
@@ -113,6 +135,8 @@ export class FuseReq implements WaitTarget {
   next: FuseReq | null = null;
   /** The server thread handling it, once read from /dev/fuse. */
   handledBy: Task | null = null;
+  /** The task that created it (it fills the request until it is sent). */
+  creator: Task | null = null;
   /** Reply error (0 = success). */
   error = 0;
   /** Completion for synchronous senders. */
@@ -144,10 +168,14 @@ export class FuseReq implements WaitTarget {
     return `FUSE_${this.opcode} #${this.unique} (ino ${this.ino}, index ${this.index}+${this.nrPages})`;
   }
 
-  /** Who will reply: the handling thread, or any server thread while pending. */
+  /**
+   * Who must act for it to finish: the handling thread; any server thread while it is pending
+   * or queued for a background slot; the task that is still filling it before it is sent.
+   */
   holders(): Array<Task | WaitTarget> {
     if (this.state === "FINISHED") return [];
     if (this.handledBy) return [this.handledBy];
+    if (this.state === "INIT" && !this.background && this.creator) return [this.creator];
     return [...this.#conn.serverThreads];
   }
 }
@@ -215,7 +243,7 @@ export class FuseConn {
     this.waitq.owners = () => [];
     for (let i = 0; i < this.config.threads; i++) {
       this.serverThreads.push(
-        mm.env.spawn(`fuse-server-${i}`, (env, self) => this.#serverThread(env, self), {
+        mm.env.spawn(`fuse-server-${i}`, (env, self) => this.#serverThread(env, self, i), {
           flags: TaskFlag.USER_SERVER,
           daemon: true,
         }),
@@ -234,6 +262,7 @@ export class FuseConn {
   newRequest(opcode: FuseOpcode, ino: number, index: number): FuseReq {
     const r = new FuseReq(this, ++this.#unique, opcode, ino, index);
     r.times.createdNs = this.mm.env.nowNs;
+    r.creator = this.mm.env.current;
     return r;
   }
 
@@ -293,8 +322,10 @@ export class FuseConn {
     req.done.completeAll();
   }
 
-  *#serverThread(env: Engine, self: Task): Process<void> {
+  *#serverThread(env: Engine, self: Task, nr: number): Process<void> {
     const rng = self.rng;
+    const c = this.config;
+    const allocates = c.allocPagesPerRequest > 0 && nr < (c.allocatingThreads ?? c.threads);
     for (;;) {
       // fuse_dev_do_read: sleep until a request is pending.
       yield* waitEvent(env, this.waitq, () => this.pending.length > 0, true);
@@ -303,14 +334,20 @@ export class FuseConn {
       req.handledBy = self;
       this.processing.add(req);
       this.stats.sent[req.opcode] = (this.stats.sent[req.opcode] ?? 0) + 1;
+      if (req.opcode === "WRITE") this.#copyWriteArgs(req);
       env.emit("fuse_request_read", req.describe(), null, self.name);
-      const latency = sampleLatency(rng, this.config.latency);
+      const latency = sampleLatency(rng, c.latency);
       if (latency === Infinity) {
         yield env.hang(`server ${self} never replies to ${req.describe()}`);
       }
       const allocated: number[] = [];
-      if (this.config.allocPagesPerRequest > 0) {
-        for (let i = 0; i < this.config.allocPagesPerRequest; i++) {
+      if (allocates) {
+        for (let i = 0; i < c.allocPagesPerRequest; i++) {
+          if (c.memcg !== "none") {
+            // mem_cgroup_charge() → try_charge_memcg(): the cgroup is at its limit.
+            env.emit("mem_cgroup_charge", self.name, null, c.memcg);
+            yield* tryToFreeMemCgroupPages(this.mm, 1, GFP_KERNEL, { v1: c.memcg === "v1" });
+          }
           const pfn: number = yield* folioAllocGfp(this.mm, 0, GFP_KERNEL);
           if (pfn >= 0) allocated.push(pfn);
         }
@@ -323,6 +360,16 @@ export class FuseConn {
       // fuse_dev_do_write: the reply.
       yield* this.requestEnd(req);
     }
+  }
+
+  /**
+   * fuse_copy_args for a WRITE in fuse_dev_do_read: the server gets the contents of the
+   * request's pages now — its temp pages (2013 design), else the page-cache folios (v6.16).
+   */
+  #copyWriteArgs(req: FuseReq): void {
+    const src = req.tempPages.length > 0 ? req.tempPages : req.folios;
+    const data = this.mm.mem.data;
+    for (let i = 0; i < src.length && i < req.tags.length; i++) req.tags[i] = data[src[i]!]!;
   }
 
   #applyWrite(req: FuseReq): void {

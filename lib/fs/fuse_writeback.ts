@@ -50,13 +50,111 @@ function findWriteback(fi: FuseInode, index: number): FuseReq | null {
 export function* fuseWaitOnPageWriteback(mm: Mm, fi: FuseInode, index: number): Process<void> {
   if (!fusePageIsWriteback(fi, index)) return;
   mm.env.emit("fuse_wait_on_page_writeback", `ino ${fi.ino} index ${index}`);
-  const q = fi.pageWaitq;
   // The wait-for graph: this wait is held by the in-flight request.
-  q.owners = () => {
+  yield* pageWaitqWait(mm, fi, () => {
     const r = findWriteback(fi, index);
     return r ? [r] : [];
-  };
-  yield* waitEvent(mm.env, q, () => !fusePageIsWriteback(fi, index));
+  }, () => !fusePageIsWriteback(fi, index));
+}
+
+/** Sleep on fi->page_waitq until `cond`, naming `holders` in wait-for graphs meanwhile. */
+function* pageWaitqWait(
+  mm: Mm,
+  fi: FuseInode,
+  holders: () => FuseReq[],
+  cond: () => boolean,
+): Process<void> {
+  const task = mm.env.current!;
+  fi.pageWaitHolders.set(task, holders);
+  try {
+    yield* waitEvent(mm.env, fi.pageWaitq, cond);
+  } finally {
+    fi.pageWaitHolders.delete(task);
+  }
+}
+
+/** FUSE_NOWRITE (fs/fuse/fuse_i.h): INT_MIN, added to fi->writectr by fuse_set_nowrite. */
+export const FUSE_NOWRITE = -0x8000_0000;
+
+/**
+ * fuse_set_nowrite (fs/fuse/dir.c): hold back new WRITEs (fi->writectr += FUSE_NOWRITE; queued
+ * ones stay on fi->queued_writes) and wait on fi->page_waitq until every WRITE in flight was
+ * replied. With a server that never replies, this never returns (the wait-for graph names the
+ * requests). Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseSetNowrite, fuseReleaseNowrite } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const fi = new FuseMount(mm).createInode();
+ * env.spawn("truncate", function* () {
+ *   yield* fuseSetNowrite(mm, fi);
+ *   if (fi.writectr !== -0x8000_0000) throw new Error("FUSE_NOWRITE");
+ *   fuseReleaseNowrite(mm, fi);
+ * });
+ * env.run();
+ * if (fi.writectr !== 0) throw new Error("released");
+ * ```
+ */
+export function* fuseSetNowrite(mm: Mm, fi: FuseInode): Process<void> {
+  if (fi.writectr < 0) {
+    throw new Error(
+      `fuse_set_nowrite: fuse ino ${fi.ino} writectr is ${fi.writectr}, expected ≥ 0`,
+    );
+  }
+  fi.writectr += FUSE_NOWRITE;
+  yield* pageWaitqWait(
+    mm,
+    fi,
+    () => fi.writepages.filter((r) => r.state !== "FINISHED"),
+    () => fi.writectr === FUSE_NOWRITE,
+  );
+}
+
+/**
+ * fuse_release_nowrite / __fuse_release_nowrite (fs/fuse/dir.c): writectr back to 0, then
+ * send the WRITEs queued meanwhile (fuse_flush_writepages).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseReleaseNowrite } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const fi = new FuseMount(mm).createInode();
+ * fi.writectr = -0x8000_0000;
+ * fuseReleaseNowrite(mm, fi);
+ * if (fi.writectr !== 0) throw new Error("released");
+ * ```
+ */
+export function fuseReleaseNowrite(mm: Mm, fi: FuseInode): void {
+  if (fi.writectr !== FUSE_NOWRITE) {
+    throw new Error(
+      `fuse_release_nowrite: fuse ino ${fi.ino} writectr is ${fi.writectr}, expected FUSE_NOWRITE`,
+    );
+  }
+  fi.writectr = 0;
+  fuseFlushWritepages(mm, fi.mount, fi);
+}
+
+/**
+ * fuse_sync_writes (fs/fuse/file.c): wait until every WRITE of the inode sent so far was
+ * replied — fuse_set_nowrite + fuse_release_nowrite. What fsync(2) adds to
+ * filemap_write_and_wait on FUSE, since temp-page writeback ends PG_writeback long before the
+ * reply. Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseSyncWrites } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const fi = new FuseMount(mm).createInode();
+ * env.spawn("fsync", function* () { yield* fuseSyncWrites(mm, fi); });
+ * if (env.run().reason !== "done") throw new Error("nothing in flight: returns at once");
+ * ```
+ */
+export function* fuseSyncWrites(mm: Mm, fi: FuseInode): Process<void> {
+  yield* fuseSetNowrite(mm, fi);
+  fuseReleaseNowrite(mm, fi);
 }
 
 interface FillData {
@@ -146,7 +244,6 @@ function* fuseWritepagesFill(
   req.tempPages.push(tmp);
   req.tags.push(mem.data[folio]!);
   mm.vmstat.inc("nr_writeback_temp");
-  fi.writeStarted(index);
   mm.env.emit("fuse_writepage_copy", `ino ${fi.ino} index ${index}`, null, mem.data[folio]);
   if (design === "chained" && isWriteback && fuseWritepageInFlight(mm, mount, fi, req, index)) {
     yield* folioEndWriteback(mm, folio);
@@ -154,6 +251,7 @@ function* fuseWritepagesFill(
     unlock(mm, folio);
     return 0;
   }
+  fi.writeStarted(index);
   data.origPages.push(folio);
   unlock(mm, folio);
   return 0;
@@ -168,6 +266,8 @@ function unlock(mm: Mm, folio: number): void {
  * is in flight, either copy into a still-queued single-page request for the same page (no new
  * request), or chain `newReq` behind it as a secondary sent when it completes. Returns true when
  * the page was taken care of (the caller ends writeback of the original and forgets newReq).
+ * A chained secondary is counted as outstanding (and secondary) for `index`; a merged copy
+ * creates no request and is not counted.
  */
 export function fuseWritepageInFlight(
   mm: Mm,
@@ -195,12 +295,12 @@ export function fuseWritepageInFlight(
     // fuse_writepage_free(new_req)
     for (const t of newReq.tempPages) folioPut(mm, t);
     mm.vmstat.dec("nr_writeback_temp", newReq.tempPages.length);
-    fi.writeEnded(index);
     return true;
   }
   newReq.next = oldReq.next;
   oldReq.next = newReq;
   fi.stats.chained++;
+  fi.writeStarted(index, true);
   mm.env.emit("fuse_writepage_chain", newReq.describe(), null, oldReq.describe());
   return true;
 }
@@ -250,6 +350,7 @@ function* fuseWritepageEnd(mm: Mm, mount: FuseMount, fi: FuseInode, req: FuseReq
     next.next = null;
     next.end = (r) => fuseWritepageEnd(mm, mount, fi, r);
     fi.writepages.push(next);
+    fi.secondarySent(next.index);
     fuseSendWritepage(mount, fi, next);
   }
   fi.writectr--;
