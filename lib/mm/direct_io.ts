@@ -77,6 +77,12 @@ export interface DioConfig {
   gup?: "FOLL_GET" | "FOLL_PIN";
   /** Delay between schedule_work(&bio_dirty_work) and bio_dirty_fn running, in ns. */
   dirtyWorkDelayNs: number;
+  /**
+   * Flush (reads) or flush and invalidate (writes) the page cache of the range before the I/O,
+   * and invalidate after a write, as the kernel always does (default true). Model knob: false
+   * is a DIO path without that pass — thread 002's "no DIO invalidation" negative control.
+   */
+  pageCacheSync: boolean;
 }
 
 /** Input of {@link DioConfig}: every field optional. */
@@ -88,6 +94,7 @@ const dioSchema = z.object({
   dioPages: z.number().int().positive().default(64),
   gup: z.enum(["FOLL_GET", "FOLL_PIN"]).optional(),
   dirtyWorkDelayNs: z.number().int().min(0).default(0),
+  pageCacheSync: z.boolean().default(true),
 });
 const _dioTypes: Same<z.output<typeof dioSchema>, DioConfig> = true;
 void _dioTypes;
@@ -581,7 +588,8 @@ export function* doBlockdevDirectIO(
  * invalidates the page cache (`kiocb_invalidate_pages`; failure → the kernel's -ENOTBLK
  * "fall back to buffered I/O", EBUSY here) and invalidates again after completion
  * (`kiocb_invalidate_post_direct_write`). User pages are pinned (FOLL_PIN; `config.gup`
- * overrides).
+ * overrides). `config.pageCacheSync: false` skips the page-cache pass (a model knob; the
+ * 2013 path {@link doBlockdevDirectIO} always does it).
  *
  * @example
  * ```ts
@@ -599,7 +607,9 @@ export function* iomapDioRw(
   const c = DioConfig.parse(config);
   const mapping = iocb.mapping;
   const last = iocb.index + iter.nrPages - 1;
-  if (rw === "READ") {
+  if (!c.pageCacheSync) {
+    // Model knob (DioConfig.pageCacheSync): no flush or invalidation before the I/O.
+  } else if (rw === "READ") {
     const err = yield* filemapWriteAndWaitRange(mm, mapping, iocb.index, last);
     if (err !== 0) return { ok: false, errno: "EIO" };
   } else {
@@ -620,7 +630,7 @@ export function* iomapDioRw(
     d.done.complete();
   };
   const complete = (_mm: Mm, d: Dio) => {
-    if (rw === "WRITE" && iocb.async) {
+    if (rw === "WRITE" && iocb.async && c.pageCacheSync) {
       // Async writes complete in a workqueue (s_dio_done_wq): iomap_dio_complete_work.
       mm.env.spawn(`kworker/dio ${mapping.name}`, function* () {
         yield* kiocbInvalidatePages(mm, mapping, iocb.index, last);
@@ -643,7 +653,7 @@ export function* iomapDioRw(
     return { ok: true, value: dio };
   }
   if (--dio.refcount > 0) yield* dio.done.wait(mm.env);
-  if (rw === "WRITE") {
+  if (rw === "WRITE" && c.pageCacheSync) {
     // kiocb_invalidate_post_direct_write(); failure only warns.
     yield* kiocbInvalidatePages(mm, mapping, iocb.index, last);
   }

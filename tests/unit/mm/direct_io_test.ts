@@ -181,6 +181,24 @@ Deno.test("iomap_dio_rw flushes and invalidates the page cache around the I/O", 
     },
   );
 
+  await t.step("without the page-cache pass (pageCacheSync: false) the read is stale", () => {
+    const { env, mm, disk } = world();
+    disk.backing.set(0, 1);
+    const buf = mmapRegion(mm, { nrPages: 1 });
+    env.spawn("app", function* () {
+      yield* genericPerformWrite(mm, disk, 0, 600);
+      yield* iomapDioRw(
+        mm,
+        "READ",
+        { mapping: disk, index: 0, async: false },
+        { vma: buf, index: 0, nrPages: 1 },
+        { pageCacheSync: false },
+      );
+      assert.deepEqual(yield* userLoad(mm, buf, 0), { ok: true, value: 1 }, "the disk's old data");
+    });
+    assert.equal(env.run().reason, "done");
+  });
+
   await t.step("a write invalidates the cached pages so later reads see the new data", () => {
     const { env, mm, disk } = world();
     const buf = mmapRegion(mm, { nrPages: 1 });
