@@ -560,6 +560,8 @@ export function* doBlockdevDirectIO(
   }
   // Sync: drop the submitter's reference and wait for the bios (dio_await_completion), then
   // dio_bio_complete() in process context: set_page_dirty_lock + put_page for a read.
+  // Divergence: the kernel completes each bio as dio_await_one() returns it; here all bios
+  // are waited for first (the same pages are dirtied, a little later for early bios).
   if (--dio.refcount > 0) yield* dio.done.wait(mm.env);
   for (const bio of dio.bios) {
     for (let k = 0; k < bio.pages.length; k++) {
