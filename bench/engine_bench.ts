@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Engine, exhaustive, explore, WaitQueue, waitEvent } from "../mod.ts";
+import { Engine, exhaustive, explore, waitEvent, WaitQueue } from "../mod.ts";
 
 /** Ping-pong of `rounds` round trips; returns the number of steps. */
 export function pingPong(rounds: number): number {

@@ -134,14 +134,17 @@ const _eraTypes: Same<z.output<typeof kernelEraSchema>, KernelEra> = true;
 void _eraTypes;
 
 /** Schema of complete era switch sets (see {@link kernelEra} to build one from a version). */
-export const KernelEra: ConfigSchema<KernelEra, KernelEra> = defineConfig("KernelEra", kernelEraSchema);
-
-/** Schema of era overrides (any subset of the switches). */
-export const KernelEraOverrides: ConfigSchema<Partial<KernelEra>, Partial<KernelEra>> = defineConfig(
-  "KernelEraOverrides",
-  kernelEraSchema.partial(),
+export const KernelEra: ConfigSchema<KernelEra, KernelEra> = defineConfig(
+  "KernelEra",
+  kernelEraSchema,
 );
 
+/** Schema of era overrides (any subset of the switches). */
+export const KernelEraOverrides: ConfigSchema<Partial<KernelEra>, Partial<KernelEra>> =
+  defineConfig(
+    "KernelEraOverrides",
+    kernelEraSchema.partial(),
+  );
 
 function ver(v: string): number {
   const m = /^(\d+)\.(\d+)$/.exec(v);

@@ -71,7 +71,7 @@ export type LruList = 0 | 1 | 2 | 3 | 4;
  * ```
  */
 export interface LruvecConfig {
-/**
+  /**
    * What `folio_referenced()` (mm/rmap.c) returns in `shrink_active_list`. The kernel counts
    * young PTEs of the folio's mappings; this model has no page tables.
    * - `"no_ptes"`: it returns 0, exactly what the kernel computes for a folio that is not

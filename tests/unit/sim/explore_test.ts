@@ -36,7 +36,10 @@ Deno.test("exhaustive finds an ABBA lock-order deadlock and prints its cycle", (
   const cx = r.counterexample!;
   assert.equal(cx.waits?.kind, "cycle");
   const cycle = cx.waits!.cycles[0]!.join(" → ");
-  assert.match(cycle, /t1#0 → mutex B → t2#1 → mutex A → t1#0|t2#1 → mutex A → t1#0 → mutex B → t2#1/);
+  assert.match(
+    cycle,
+    /t1#0 → mutex B → t2#1 → mutex A → t1#0|t2#1 → mutex A → t1#0 → mutex B → t2#1/,
+  );
   assert.match(cx.waits!.text, /deadlock: 1 wait-for cycle/);
   assert.match(cx.replay, /replay\(scenario, \{ seed: 1, schedule: ".*" \}\)/);
   // The replay reproduces it.
