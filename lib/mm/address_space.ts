@@ -112,6 +112,13 @@ export interface AddressSpaceOperations {
   launderFolio?(mm: Mm, mapping: AddressSpace, folio: number): Process<number>;
   /** vm_ops->page_mkwrite for mmap writes (kept here: one table per filesystem). */
   pageMkwrite?(mm: Mm, mapping: AddressSpace, folio: number): Process<KResult>;
+  /**
+   * The filesystem's part of ->write_begin: called by `genericPerformWrite` with the folio
+   * got by the generic write_begin (locked, stable) before the copy from user space; an errno
+   * fails the write. Absent: the generic write_begin only. (Thread 002's device-copy protocol
+   * revokes the device's copy here, the "kmap users" Jan Kara names.)
+   */
+  writeBegin?(mm: Mm, mapping: AddressSpace, folio: number, index: number): Process<KResult>;
 }
 
 /** Options of an {@link AddressSpace}. */
@@ -158,6 +165,8 @@ export class AddressSpace {
   readonly id: number;
   /** Name for reports. */
   readonly name: string;
+  /** Marks a file mapping in `mm.mappings` (as opposed to an anon_vma). */
+  readonly kind = "file" as const;
   /** Inode number. */
   readonly ino: number;
   /** i_pages: index → head pfn. */
@@ -203,9 +212,13 @@ export class AddressSpace {
     return mm.registerMapping((id) => new AddressSpace(id, options)) as AddressSpace;
   }
 
-  /** The address space a folio belongs to, or undefined (folio->mapping). */
+  /**
+   * folio_mapping(): the address space a folio belongs to, or undefined for a folio that is
+   * anonymous or not in any page cache.
+   */
   static of(mm: Mm, folio: number): AddressSpace | undefined {
-    return mm.mappings[mm.mem.mapping[folio]!] as AddressSpace | undefined;
+    const id = mm.mem.mapping[folio]!;
+    return mm.isFileMapping(id) ? mm.mappings[id] as AddressSpace : undefined;
   }
 }
 

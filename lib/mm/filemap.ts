@@ -754,7 +754,8 @@ function ctz(x: number): number {
  * generic_perform_write() for one page: balance_dirty_pages_ratelimited(), then the
  * generic write_begin (`__filemap_get_folio(FGP_WRITEBEGIN)`: locked, stable — not under
  * writeback; a large folio that is not uptodate is read first, as block_write_begin reads
- * the blocks a partial write does not cover), copy (`tag` into `mem.data` and
+ * the blocks a partial write does not cover), the filesystem's `->writeBegin` if it has one,
+ * copy (`tag` into `mem.data` and
  * `mapping.latest`), write_end (mark uptodate, `folio_mark_dirty`, extend i_size), unlock,
  * put. Whole-page writes need no read. Returns ok or ENOMEM / EIO.
  *
@@ -784,6 +785,15 @@ export function* genericPerformWrite(
   const r = yield* filemapGetFolioErr(mm, mapping, index, FGP.WRITEBEGIN, mappingGfpMask(mapping));
   if (!r.ok) return { ok: false, errno: r.errno === "ENOENT" ? "ENOMEM" : r.errno };
   const folio = r.value;
+  if (mapping.aops.writeBegin) {
+    // The filesystem's ->write_begin work on the locked folio (see AddressSpaceOperations).
+    const wb = yield* mapping.aops.writeBegin(mm, mapping, folio, index);
+    if (!wb.ok) {
+      folioUnlock(mm, folio);
+      folioPut(mm, folio);
+      return wb;
+    }
+  }
   const fidx = mem.index[folio]!;
   const nr = 1 << mem.order[folio]!;
   if (!mem.testFlag(folio, PG.uptodate) && nr > 1) {
