@@ -129,6 +129,9 @@ export * from "./lib/fs/fuse_conn.ts";
 export * from "./lib/fs/fuse.ts";
 export * from "./lib/fs/fuse_writeback.ts";
 export * from "./lib/fs/simple_fs.ts";
+// iomap filesystem (helper "thread 004")
+export * from "./lib/fs/iomap.ts";
+export * from "./lib/fs/iomap_split.ts";
 // device memory and page-cache pages on a device (thread 002)
 export * from "./lib/dev/hmm.ts";
 export * from "./lib/dev/hmm_file.ts";
