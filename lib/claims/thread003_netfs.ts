@@ -44,7 +44,7 @@ import { truncateInodePagesRange } from "../mm/truncate.ts";
 import { scanControl, shrinkInactiveList } from "../mm/vmscan.ts";
 import { Netfs, type NetfsConfigInput, private2Stats } from "../fs/netfs.ts";
 import { Pressure } from "./_thread003_pressure.ts";
-import { type RefWaitVariant, variantLabel } from "./thread003_wb.ts";
+import { refWaitLabel, type RefWaitVariant } from "./thread003_wb.ts";
 
 /** A PG_private_2 design: {no ref, ref} × {if, while}, and whether release/invalidate wait. */
 export interface Private2Variant extends RefWaitVariant {
@@ -62,7 +62,7 @@ export interface Private2Variant extends RefWaitVariant {
  * ```
  */
 export function private2Label(v: Private2Variant): string {
-  return variantLabel(v) + (v.releaseWaits ? "" : ", waits skipped");
+  return refWaitLabel(v) + (v.releaseWaits ? "" : ", waits skipped");
 }
 
 /**
@@ -247,7 +247,7 @@ export interface NetfsRaceResult {
   uafPerMillion: number;
   /** Lost waits per 10⁶ completions. */
   lostWaitsPerMillion: number;
-  /** folio_get/folio_put calls of start/end per cache write. */
+  /** folio_get/folio_put calls of start and end per start–end pair. */
   refOpsPerWrite: number;
   /** Frames freed per ms of simulated time. */
   freesPerMs: number;
@@ -352,7 +352,7 @@ export function runNetfsRace(input: NetfsRaceConfigInput = {}): NetfsRaceResult 
     violationsPerMillion: perM(startBug + badPage + other),
     uafPerMillion: perM(s.staleCompletions + s.staleWakes),
     lostWaitsPerMillion: perM(fs.stats.lostWaits),
-    refOpsPerWrite: s.refOps / Math.max(1, s.started),
+    refOpsPerWrite: s.refOps / Math.max(1, (s.started + s.ended) / 2),
     freesPerMs: pressure.frees / Math.max(1e-9, run.nowNs / 1e6),
     meanReuseNs: pressure.meanReuseNs,
     exhausted: pressure.exhausted,

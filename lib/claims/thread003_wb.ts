@@ -80,8 +80,8 @@ export interface RefWaitVariant {
  *
  * @example
  * ```ts
- * import { REF_WAIT_VARIANTS, variantLabel } from "@mmsim/mmsim";
- * if (variantLabel(REF_WAIT_VARIANTS[3]!) !== "ref + while") throw new Error();
+ * import { REF_WAIT_VARIANTS, refWaitLabel } from "@mmsim/mmsim";
+ * if (refWaitLabel(REF_WAIT_VARIANTS[3]!) !== "ref + while") throw new Error();
  * ```
  */
 export const REF_WAIT_VARIANTS: readonly RefWaitVariant[] = [
@@ -96,11 +96,11 @@ export const REF_WAIT_VARIANTS: readonly RefWaitVariant[] = [
  *
  * @example
  * ```ts
- * import { variantLabel } from "@mmsim/mmsim";
- * if (variantLabel({ ref: false, loop: false }) !== "no ref + if") throw new Error();
+ * import { refWaitLabel } from "@mmsim/mmsim";
+ * if (refWaitLabel({ ref: false, loop: false }) !== "no ref + if") throw new Error();
  * ```
  */
-export function variantLabel(v: RefWaitVariant): string {
+export function refWaitLabel(v: RefWaitVariant): string {
   return `${v.ref ? "ref" : "no ref"} + ${v.loop ? "while" : "if"}`;
 }
 
@@ -459,7 +459,7 @@ export function runWbRace(input: WbRaceConfigInput = {}): WbRaceResult {
   const n = Math.max(1, stats.endWriteback);
   const all = bugOn + badPage + other + stats.freedDuringDelay;
   return {
-    variant: variantLabel(c),
+    variant: refWaitLabel(c),
     delayNs: c.delayNs,
     completions: stats.endWriteback,
     bugOn,

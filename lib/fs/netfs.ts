@@ -348,9 +348,13 @@ export interface NetfsStats {
   lostWaits: number;
 }
 
-interface InflightWrite {
+/** A cache write in flight: the folio it writes (pfn + generation) and the page it is for. */
+export interface InflightWrite {
+  /** The folio being written. */
   ref: FolioRef;
+  /** Mapping id at the start of the write. */
   mappingId: number;
+  /** Page index at the start of the write. */
   index: number;
 }
 
