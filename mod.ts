@@ -147,6 +147,24 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+// thread 003: PG_private_2 / fscache refcounts (claims C3.1–C3.4; the `claims` array via all.ts)
+export {
+  c31Evidence,
+  c32Evidence,
+  c33Evidence,
+  c34Evidence,
+  type Thread003Evidence,
+  thread003MigratePoints,
+  thread003NetfsPoints,
+  type Thread003Options,
+  type Thread003Size,
+  thread003WbPoints,
+} from "./lib/claims/thread003.ts";
+export * from "./lib/claims/thread003_wb.ts";
+export * from "./lib/claims/thread003_netfs.ts";
+export * from "./lib/claims/thread003_migrate.ts";
+export * from "./lib/claims/thread003_figures.ts";
+export * from "./lib/claims/thread003_eras.ts";
 
 // --- figures (lib/plot) ---
 export * from "./lib/plot/document.ts";
