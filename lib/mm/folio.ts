@@ -88,6 +88,25 @@ export function folioTestWriteback(mm: Mm, folio: number): boolean {
   return folioTestFlag(mm, folio, PG.writeback);
 }
 
+/**
+ * folio_test_anon: folio->mapping names an anon_vma (PAGE_MAPPING_ANON), not a file's address
+ * space; a folio with no mapping is anonymous if PG_swapbacked is set.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, folioTestAnon, AddressSpace, filemapAddFolio } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "file" }), f, 0);
+ * if (folioTestAnon(mm, f)) throw new Error("a page-cache folio is not anonymous");
+ * ```
+ */
+export function folioTestAnon(mm: Mm, folio: number): boolean {
+  const id = mm.mem.mapping[folio]!;
+  if (id === 0) return mm.mem.testFlag(folio, PG.swapbacked);
+  return !mm.isFileMapping(id);
+}
+
 /** folio_order. */
 export function folioOrder(mm: Mm, folio: number): number {
   return mm.mem.order[folio]!;
@@ -205,6 +224,9 @@ function freeFolio(mm: Mm, folio: number): void {
     lruvecDelFolio(mm.lruvec, folio);
     folioClearLruFlags(mem, folio);
   }
+  // free_pages_prepare(): "if (PageMappingFlags(page)) page->mapping = NULL" — an anonymous
+  // folio's anon_vma pointer is simply dropped; a file mapping left set is a bad page.
+  if (mem.mapping[folio] !== 0 && !mm.isFileMapping(mem.mapping[folio]!)) mem.mapping[folio] = 0;
   const bad: string[] = [];
   for (const bit of CHECK_AT_FREE) if (mem.testFlag(folio, bit)) bad.push(`PG_${bitName(bit)}`);
   if (mem.mapping[folio] !== 0) bad.push("non-NULL mapping");
@@ -255,16 +277,16 @@ export function folioRefUnfreeze(mm: Mm, folio: number, count: number): void {
 
 /**
  * folio_expected_ref_count (include/linux/mm.h, v6.16): references the kernel can account
- * for — one per page from the page cache, one for PG_private, one per mapping — not counting
- * the caller's own. PG_private_2 is not counted (it was, via page_has_private(), before
+ * for — one per page from the page cache (file folios), one for PG_private, one per mapping —
+ * not counting the caller's own. Anonymous folios: mappings only (no swap cache here). PG_private_2 is not counted (it was, via page_has_private(), before
  * about v6.0: era switch `migrateCountsPrivate2`).
  *
  * @example
  * ```ts
- * import { Engine, Mm, folioAlloc, folioExpectedRefCount, PG } from "@mmsim/mmsim";
+ * import { AddressSpace, Engine, Mm, folioAlloc, folioExpectedRefCount, PG } from "@mmsim/mmsim";
  * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
  * const f = folioAlloc(mm, 2);
- * mm.mem.mapping[f] = 1;               // in a page cache: 4 references
+ * mm.mem.mapping[f] = AddressSpace.create(mm, { name: "file", maxOrder: 2 }).id; // 4 cache refs
  * mm.mem.setFlag(f, PG.private);       // attached private data: +1
  * if (folioExpectedRefCount(mm, f) !== 5) throw new Error("expected 5");
  * ```
@@ -272,7 +294,8 @@ export function folioRefUnfreeze(mm: Mm, folio: number, count: number): void {
 export function folioExpectedRefCount(mm: Mm, folio: number): number {
   const mem = mm.mem;
   let n = 0;
-  if (mem.mapping[folio] !== 0) {
+  // Anonymous folios: one reference per page from the swap cache (not modelled) + mappings.
+  if (mm.isFileMapping(mem.mapping[folio]!)) {
     n += 1 << mem.order[folio]!;
     if (mem.testFlag(folio, PG.private)) n += 1;
     else if (mm.era.migrateCountsPrivate2 && mem.testFlag(folio, PG.private_2)) n += 1;

@@ -48,6 +48,7 @@ import {
 import { filemapReleaseFolio } from "./filemap.ts";
 import { PG } from "./memory.ts";
 import type { Mm } from "./mm.ts";
+import { folioTestAnon } from "./folio.ts";
 import { GFP_KERNEL } from "./page_alloc.ts";
 import { doWritepages, writebackControl } from "./writeback.ts";
 import { removeMigrationPtes } from "./_migrate_rmap.ts";
@@ -62,25 +63,7 @@ function err(e: Errno): KResult {
 
 // ------------------------------------------------------------------ helpers
 
-/**
- * `folio_test_anon()`: the folio's mapping is not an address space (an anonymous stand-in such
- * as fragment.ts's `FRAGMENT_MAPPING`), or it has none and is PG_swapbacked (mmap.ts's
- * anonymous pages).
- *
- * @example
- * ```ts
- * import { Engine, Mm, folioAlloc, FRAGMENT_MAPPING } from "@mmsim/mmsim";
- * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
- * const f = folioAlloc(mm, 0);
- * mm.mem.mapping[f] = FRAGMENT_MAPPING;
- * if (!folioTestAnon(mm, f)) throw new Error("anonymous");
- * ```
- */
-export function folioTestAnon(mm: Mm, folio: number): boolean {
-  const id = mm.mem.mapping[folio]!;
-  if (id === 0) return mm.mem.testFlag(folio, PG.swapbacked);
-  return !(mm.mappings[id] instanceof AddressSpace);
-}
+export { folioTestAnon } from "./folio.ts";
 
 /**
  * `folio_mapping()`: the folio's address space, or null for an anonymous or truncated folio.

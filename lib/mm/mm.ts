@@ -98,6 +98,8 @@ export interface MappingLike {
   readonly id: number;
   /** A short name for reports ("fuse inode 1"). */
   readonly name: string;
+  /** "file" for an address space (page cache); absent for an anon_vma-like owner. */
+  readonly kind?: "file";
 }
 
 /**
@@ -174,6 +176,15 @@ export class Mm {
     }
     this.mappings.push(m);
     return m;
+  }
+
+  /**
+   * True if mapping id `id` is a file's address space: folio->mapping pointing at an
+   * address_space rather than an anon_vma (PAGE_MAPPING_ANON clear). Unregistered non-zero ids
+   * (fragment.ts's FRAGMENT_MAPPING) count as anonymous.
+   */
+  isFileMapping(id: number): boolean {
+    return id !== 0 && this.mappings[id]?.kind === "file";
   }
 
   /** Store a private payload; returns its handle for `mem.private[pfn]`. */

@@ -11,7 +11,7 @@
  */
 
 import * as Plot from "npm:@observablehq/plot@^0.6";
-import { MIGRATE, type MigrateType, type PhysMem } from "../mm/memory.ts";
+import { MIGRATE, type MigrateType, NIL, PG, type PhysMem } from "../mm/memory.ts";
 import { type Figure, type FigureOptions, plot } from "./display.ts";
 
 /**
@@ -29,8 +29,10 @@ export interface PageblockRow {
   pageblock: number;
   /** Its migratetype name. */
   migratetype: MigrateType;
-  /** Frames of the pageblock with refcount > 0. */
+  /** Frames of the pageblock in use (not in a free buddy block; tails count with their head). */
   usedFrames: number;
+  /** Frames of the pageblock the caller's `pinned` predicate marks. */
+  pinnedFrames: number;
   /** Frames in the pageblock (the last one may be short). */
   frames: number;
   /** Column of the cell in the map. */
@@ -55,7 +57,11 @@ const MIGRATE_NAMES = Object.keys(MIGRATE) as MigrateType[];
  * if (rows[3]!.row !== 1 || rows[3]!.col !== 1) throw new Error("layout");
  * ```
  */
-export function pageblockRows(mem: PhysMem, columns = 32): PageblockRow[] {
+export function pageblockRows(
+  mem: PhysMem,
+  columns = 32,
+  pinned: (pfn: number) => boolean = () => false,
+): PageblockRow[] {
   if (!Number.isInteger(columns) || columns < 1) {
     throw new Error(
       `Cannot lay out pageblocks: columns must be a positive integer, got ${columns}`,
@@ -66,13 +72,24 @@ export function pageblockRows(mem: PhysMem, columns = 32): PageblockRow[] {
   for (let pb = 0; pb < mem.nrPageblocks; pb++) {
     const start = pb * perBlock;
     const end = Math.min(start + perBlock, mem.nrFrames);
-    let used = 0;
-    for (let pfn = start; pfn < end; pfn++) if (mem.refcount[pfn]! > 0) used++;
+    let used = 0, pins = 0;
+    for (let pfn = start; pfn < end;) {
+      if (mem.testFlag(pfn, PG.buddy)) {
+        pfn += 1 << mem.order[pfn]!; // a free block: none of its frames is in use
+        continue;
+      }
+      if (mem.refcount[pfn]! > 0 || mem.head[pfn]! !== NIL) {
+        used++;
+        if (pinned(pfn)) pins++;
+      }
+      pfn++;
+    }
     const mt = MIGRATE_NAMES[mem.pageblockMigratetype[pb]!] ?? "MOVABLE";
     rows.push({
       pageblock: pb,
       migratetype: mt,
       usedFrames: used,
+      pinnedFrames: pins,
       frames: end - start,
       col: pb % columns,
       row: Math.floor(pb / columns),
@@ -83,7 +100,8 @@ export function pageblockRows(mem: PhysMem, columns = 32): PageblockRow[] {
 
 /**
  * Draw a pageblock map of `mem`: a cell per pageblock, colour = migratetype, opacity = share
- * of its frames in use (an empty block is drawn faint, a full one solid).
+ * of its frames in use (an empty block is drawn faint, a full one solid), and a black dot on
+ * pageblocks holding frames that `options.pinned` marks.
  *
  * @example
  * ```ts
@@ -96,10 +114,10 @@ export function pageblockRows(mem: PhysMem, columns = 32): PageblockRow[] {
  */
 export function pageblockMap(
   mem: PhysMem,
-  options: FigureOptions & { columns?: number } = {},
+  options: FigureOptions & { columns?: number; pinned?: (pfn: number) => boolean } = {},
 ): Figure {
   const columns = options.columns ?? 32;
-  const rows = pageblockRows(mem, columns);
+  const rows = pageblockRows(mem, columns, options.pinned);
   const nrRows = Math.ceil(rows.length / columns);
   return plot({
     width: 24 * columns + 80,
@@ -115,7 +133,15 @@ export function pageblockMap(
         fill: "migratetype",
         fillOpacity: (d: PageblockRow) => 0.25 + 0.75 * (d.usedFrames / d.frames),
         title: (d: PageblockRow) =>
-          `pageblock ${d.pageblock}: ${d.migratetype}, ${d.usedFrames}/${d.frames} frames in use`,
+          `pageblock ${d.pageblock}: ${d.migratetype}, ${d.usedFrames}/${d.frames} frames in use` +
+          (d.pinnedFrames ? `, ${d.pinnedFrames} pinned` : ""),
+      }),
+      Plot.dot(rows.filter((d) => d.pinnedFrames > 0), {
+        x: "col",
+        y: "row",
+        fill: "black",
+        r: 4,
+        title: (d: PageblockRow) => `${d.pinnedFrames} pinned frames`,
       }),
     ],
   }, { title: options.title });

@@ -70,6 +70,7 @@ Deno.test("pageblockMap draws one cell per pageblock coloured by migratetype", (
     pageblock: 0,
     migratetype: "MOVABLE",
     usedFrames: 256,
+    pinnedFrames: 0,
     frames: 512,
     col: 0,
     row: 0,
