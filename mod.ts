@@ -135,6 +135,8 @@ export * from "./lib/fs/iomap_split.ts";
 // device memory and page-cache pages on a device (thread 002)
 export * from "./lib/dev/hmm.ts";
 export * from "./lib/dev/hmm_file.ts";
+export * from "./lib/dev/hmm_check.ts";
+export * from "./lib/dev/splice.ts";
 export * from "./lib/fs/netfs.ts";
 
 // --- workloads and traces (lib/workload) ---
@@ -147,6 +149,13 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+// thread 002: page-cache pages on a device — A/A' copy vs migrate vs bounce (C2.1–C2.5; the
+// `claims` array via all.ts)
+export { HMM_DEFAULT_COST_MODEL, thread002Claims } from "./lib/claims/thread002.ts";
+export * from "./lib/claims/thread002_world.ts";
+export * from "./lib/claims/thread002_dio.ts";
+export * from "./lib/claims/thread002_cost.ts";
+export * from "./lib/claims/thread002_figures.ts";
 // thread 003: PG_private_2 / fscache refcounts (claims C3.1–C3.4; the `claims` array via all.ts)
 export {
   c31Evidence,

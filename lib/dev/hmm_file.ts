@@ -148,7 +148,9 @@ export interface HmmFileStats {
   migrationsBack: number;
   /** Migrations to the device refused: A had references beyond the expected ones. */
   migrateFailures: number;
-  /** Invalidations (release/launder) that had to take the page back from the device first. */
+  /** Writeback (`->writepages` wrapper) that had to take the page back from the device. */
+  writebackTakeBacks: number;
+  /** Invalidations (`->launder_folio`) that had to take the page back from the device first. */
   invalidateFallbacks: number;
   /** Invalidations refused: the device page was pinned (migrate) or owned (copy). */
   invalidateFailures: number;
@@ -212,6 +214,7 @@ export class HmmFile implements DeviceFaultHandler {
     migrations: 0,
     migrationsBack: 0,
     migrateFailures: 0,
+    writebackTakeBacks: 0,
     invalidateFallbacks: 0,
     invalidateFailures: 0,
     dioFallbacks: 0,
@@ -386,7 +389,10 @@ export class HmmFile implements DeviceFaultHandler {
         }
         return yield* writeCachePages(mm, mapping, wbc, function* (folio) {
           const index = mem.index[folio]!;
-          if (yield* hf.#takeBack(folio, index, "keep")) mem.setFlag(folio, PG.uptodate);
+          if (yield* hf.#takeBack(folio, index, "keep")) {
+            mem.setFlag(folio, PG.uptodate);
+            hf.stats.writebackTakeBacks++;
+          }
           // mpage's ->writepage: start writeback, one bio, unlock, submit.
           const bdev = inodeToBdi(mm, mapping);
           const bio = bdev.newBio(mapping);
