@@ -149,6 +149,14 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+// thread 004: unsplittable folios, large-folio migration, min order (claims C4.1–C4.5; the
+// `claims` array via all.ts)
+export { c41Sweeps, thread004Claims } from "./lib/claims/thread004.ts";
+export * from "./lib/claims/thread004_migrate.ts";
+export * from "./lib/claims/thread004_split.ts";
+export * from "./lib/claims/thread004_fallback.ts";
+export * from "./lib/claims/thread004_unmovable.ts";
+export * from "./lib/claims/thread004_figures.ts";
 // thread 002: page-cache pages on a device — A/A' copy vs migrate vs bounce (C2.1–C2.5; the
 // `claims` array via all.ts)
 export { HMM_DEFAULT_COST_MODEL, thread002Claims } from "./lib/claims/thread002.ts";
