@@ -33,8 +33,18 @@ function serveCheckout(): Deno.HttpServer<Deno.NetAddr> {
 }
 
 const SCRIPT = (base: string) => `
-import { figure, PG, PhysMem, table } from "${base}/mod.ts";
+import {
+  Engine, exhaustive, explore, figure, folioAlloc, folioPut, Mm, Mutex, PG, PhysMem, table,
+} from "${base}/mod.ts";
 const mem = new PhysMem({ nrFrames: 64 });
+const found = explore((env: Engine) => {
+  const a = new Mutex("A"), b = new Mutex("B");
+  env.spawn("t1", function* (env) { yield* a.lock(env); yield env.point(); yield* b.lock(env); });
+  env.spawn("t2", function* (env) { yield* b.lock(env); yield env.point(); yield* a.lock(env); });
+}, { search: exhaustive() });
+const m = new Mm(new Engine(), { memory: { nrFrames: 256 } });
+const f = folioAlloc(m, 2);
+folioPut(m, f);
 mem.setFlag(3, PG.dirty);
 const fig = figure('<svg width="4" height="4"><rect width="2" height="2"/></svg>');
 console.log(JSON.stringify({
@@ -42,6 +52,8 @@ console.log(JSON.stringify({
   nrFrames: mem.nrFrames,
   table: table([{ pfn: 3, dirty: true }]).text,
   svg: fig.svg.startsWith("<svg xmlns="),
+  deadlock: found.verdicts.deadlock,
+  freedBackToBuddy: m.zone.nrFreePages === 256,
 }));
 `;
 
@@ -70,6 +82,8 @@ Deno.test({
         nrFrames: 64,
         table: "pfn  dirty\n---  -----\n  3  true",
         svg: true,
+        deadlock: "Sometimes",
+        freedBackToBuddy: true,
       });
     } finally {
       await server.shutdown();
