@@ -308,7 +308,7 @@ export function c33Evidence(o: Thread003Options): Thread003Evidence<NetfsRaceRes
       "no ref, waits skipped: UAF per 1e6": Math.round(skipNoRef),
       "ref+while violations per 1e6": safeViol,
       "ref, waits skipped: lost waits per 1e6": Math.round(lostRefSkip),
-      "extra refcount ops per cache write": refOps,
+      "extra refcount ops per cache write": Math.round(refOps * 100) / 100,
     },
     detail: `Exhaustive: a cache write completing into, or waking, a freed or reused frame is ` +
       `reachable for every design without the reference (${
@@ -321,7 +321,7 @@ export function c33Evidence(o: Thread003Options): Thread003Evidence<NetfsRaceRes
       `yet ${
         Math.round(lostRefSkip)
       } lost waits per 10⁶ — a new folio's cache write overlaps the ` +
-      `old one's. The reference costs ${refOps} refcount operations per cache write.`,
+      `old one's. The reference costs ${refOps.toFixed(2)} refcount operations per cache write.`,
     explorations: ex,
     points,
   };
