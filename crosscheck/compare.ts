@@ -4,7 +4,8 @@
  *
  * Only what each claim is about is compared: which counter holds the pages (`holder`), whether
  * any hung page moved (`hungPageMoved`, plus `compactionBlocked` when predicted and the real
- * compaction reached the hung pages), and the folio sizes (`folioSizes`); never byte counts.
+ * compaction's migrate scanner got past the hung pages or blocked on them), and the folio sizes
+ * (`folioSizes`); never byte counts.
  *
  * @module
  */
@@ -12,7 +13,7 @@
 import { dirname } from "node:path";
 import { formatFolioSizes } from "./observe.ts";
 import type { Prediction, PredictionMap } from "./predictions.ts";
-import { compactionReachedHungPages } from "./observe.ts";
+import { compactionPassedHungPages, compactionReachedHungPages } from "./observe.ts";
 import type {
   ExperimentId,
   HungReadOutcome,
@@ -90,7 +91,7 @@ function claimAgrees(
       if (p.hungPageMoved !== o.hungPageMoved) {
         return { agree: false, why: "hungPageMoved differs" };
       }
-      if (p.compactionBlocked !== undefined && compactionReachedHungPages(observed.details)) {
+      if (p.compactionBlocked !== undefined && compactionPassedHungPages(observed.details)) {
         if (p.compactionBlocked !== o.compactionBlocked) {
           return { agree: false, why: "compactionBlocked differs" };
         }

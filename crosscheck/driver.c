@@ -10,10 +10,19 @@
  *   driver split     <tmpfs-huge-mnt>       experiment c: folio sizes after splitting a 2 MiB
  *                                           tmpfs THP at page 5 via debugfs split_huge_pages
  *
- * Page frames are read from /proc/kpageflags (all frames) and /proc/self/pagemap (mapped pages),
- * bits as in include/uapi/linux/kernel-page-flags.h. The driver never exits or closes a FUSE
- * file while the server is holding replies (fuse_flush would wait): it releases the server
- * through the control directory first.
+ * Page frames: the hung readahead pages are not mapped, so they are found by scanning all of
+ * /proc/kpageflags for frames that are locked and not uptodate (not slab, buddy or anon) before
+ * and after compaction; the THP's frames come from /proc/self/pagemap of a shared mapping, and
+ * its folio boundaries from the kpageflags compound head/tail bits (bits as in
+ * include/uapi/linux/kernel-page-flags.h). Compaction tracepoints (mm_compaction_*) show whether
+ * the migrate scanner reached the hung frames.
+ *
+ * Environment (from the kernel command line): MMSIM_FRAGMENT=0 skips arranging memory before
+ * compaction (see run_hungread); MMSIM_DEBUG=1 prints /proc/pagetypeinfo and a per-pageblock
+ * census before compaction.
+ *
+ * The driver never exits or closes a FUSE file while the server is holding replies
+ * (fuse_flush would wait): it releases the server through the control directory first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -450,29 +459,30 @@ static int trace_compaction(int on)
 	return ok;
 }
 
-/*
- * From the trace: how many isolate_migratepages ranges covered a hung frame and took pages, and
- * the mm_compaction_end lines (where the scanners stopped).
- */
-static void trace_summary(const uint64_t *hung, long nhung)
+/* What the compaction trace says about the hung frames. */
+struct trace_info {
+	int available;
+	long lines;
+	int covered;       /* isolate_migratepages ranges that covered a hung frame */
+	int covered_taken; /* ... and isolated something */
+	int nends;
+	char ends[8][256]; /* mm_compaction_end lines: where the scanners stopped */
+};
+
+static void trace_parse(const uint64_t *hung, long nhung, struct trace_info *ti)
 {
 	const char *t = tracefs();
-	char path[256];
-	int covered = 0, covered_taken = 0, ends = 0;
-	long lines = 0;
-	o(",\"trace\":{\"available\":%s", t ? "true" : "false");
-	if (!t) {
-		o("}");
+	char path[256], line[1024];
+	memset(ti, 0, sizeof(*ti));
+	if (!t)
 		return;
-	}
+	ti->available = 1;
 	snprintf(path, sizeof(path), "%s/trace", t);
 	FILE *f = fopen(path, "r");
-	o(",\"ends\":[");
-	char line[1024];
 	while (f && fgets(line, sizeof(line), f)) {
 		if (line[0] == '#')
 			continue;
-		lines++;
+		ti->lines++;
 		char *p;
 		if ((p = strstr(line, "mm_compaction_isolate_migratepages:")) != NULL) {
 			unsigned long a = 0, b = 0, scanned = 0, taken = 0;
@@ -481,25 +491,33 @@ static void trace_summary(const uint64_t *hung, long nhung)
 					&scanned, &taken) >= 2) {
 				for (long i = 0; i < nhung; i++) {
 					if (hung[i] >= a && hung[i] < b) {
-						covered++;
+						ti->covered++;
 						if (taken)
-							covered_taken++;
+							ti->covered_taken++;
 						break;
 					}
 				}
 			}
-		} else if ((p = strstr(line, "mm_compaction_end:")) != NULL && ends < 8) {
+		} else if ((p = strstr(line, "mm_compaction_end:")) != NULL && ti->nends < 8) {
 			p += strlen("mm_compaction_end:");
 			while (*p == ' ')
 				p++;
-			o("%s", ends++ ? "," : "");
-			o_str(p);
+			snprintf(ti->ends[ti->nends++], sizeof(ti->ends[0]), "%s", p);
 		}
 	}
 	if (f)
 		fclose(f);
+}
+
+static void o_trace(const struct trace_info *ti)
+{
+	o(",\"trace\":{\"available\":%s,\"ends\":[", ti->available ? "true" : "false");
+	for (int i = 0; i < ti->nends; i++) {
+		o("%s", i ? "," : "");
+		o_str(ti->ends[i]);
+	}
 	o("],\"lines\":%ld,\"isolateRangesOverHung\":%d,\"isolateRangesOverHungTaken\":%d}",
-	  lines, covered, covered_taken);
+	  ti->lines, ti->covered, ti->covered_taken);
 }
 
 static long compact_once_ms(long timeout_ms, pid_t *still_running)
@@ -592,20 +610,29 @@ static int run_hungread(const char *mnt, const char *ctl)
 	 * (mm/compaction.c suitable_migration_target). On an idle guest the scanners meet just
 	 * above the boot-time allocations, so whether the hung frames are reached depends on
 	 * where readahead put them. So: fill free memory with anonymous pages, then release all
-	 * of them below the hung frames and every other one above. Off with MMSIM_FRAGMENT=0.
+	 * of them below the lowest hung frame and every other one above it: little to migrate
+	 * below, free room in every pageblock above, so the migrate scanner reaches the lowest
+	 * hung frame before the scanners meet. Off with MMSIM_FRAGMENT=0.
 	 */
 	const char *frag_env = getenv("MMSIM_FRAGMENT");
 	int fragment = !(frag_env && strcmp(frag_env, "0") == 0) && nbefore > 0;
 	long frag_bytes = 0, freed_below = 0, freed_above = 0, kept = 0;
 	char *frag = NULL;
+	char pcp_old[32] = "";
 	if (fragment) {
-		uint64_t hmin = before[0], hmax = before[0];
-		for (long i = 1; i < nbefore; i++) {
+		/*
+		 * Freed pages wait on the per-cpu lists, where the free scanner cannot see them;
+		 * since v6.7 pcp->high grows while a CPU frees a lot (pcp high auto-tuning) and
+		 * thousands of pages can sit there. A huge percpu_pagelist_high_fraction makes
+		 * zone_highsize() fall back to its floor (batch << 2), so the frees below reach the
+		 * buddy lists. Restored after the experiment.
+		 */
+		read_file("/proc/sys/vm/percpu_pagelist_high_fraction", pcp_old, sizeof(pcp_old));
+		write_file("/proc/sys/vm/percpu_pagelist_high_fraction", "1000000");
+		uint64_t hmin = before[0];
+		for (long i = 1; i < nbefore; i++)
 			if (before[i] < hmin)
 				hmin = before[i];
-			if (before[i] > hmax)
-				hmax = before[i];
-		}
 		long free_b = meminfo_kb("MemFree") * 1024L;
 		long margin = free_b / 100 * 15 > (48L << 20) ? free_b / 100 * 15 : (48L << 20);
 		frag_bytes = (free_b - margin) / PAGE * PAGE;
@@ -635,7 +662,7 @@ static int run_hungread(const char *mnt, const char *ctl)
 					if (pfn < hmin) {
 						release = 1;
 						freed_below++;
-					} else if (pfn > hmax && (above++ & 1)) {
+					} else if (pfn > hmin && (above++ & 1)) {
 						release = 1;
 						freed_above++;
 					} else {
@@ -652,8 +679,28 @@ static int run_hungread(const char *mnt, const char *ctl)
 			}
 			free(pm);
 		}
-		logf_("fragment: %ld bytes; released %ld pages below the hung frames, %ld above, kept %ld",
+		logf_("fragment: %ld bytes; released %ld pages below the lowest hung frame, %ld above, kept %ld",
 		      frag_bytes, freed_below, freed_above, kept);
+	}
+
+	if (getenv("MMSIM_DEBUG")) {
+		static char dbg[16384];
+		read_file("/proc/pagetypeinfo", dbg, sizeof(dbg));
+		printf("%s\n", dbg);
+		uint64_t *fl;
+		long nf = kpageflags_all(&fl);
+		for (long b = 0; b < nf; b += 512) {
+			int anon = 0, lru = 0, buddy = 0, nopage = 0, slab = 0;
+			for (long i = b; i < b + 512 && i < nf; i++) {
+				anon += !!(fl[i] & BIT(KPF_ANON));
+				lru += !!(fl[i] & BIT(KPF_LRU));
+				buddy += !!(fl[i] & BIT(KPF_BUDDY));
+				nopage += !!(fl[i] & BIT(KPF_NOPAGE));
+				slab += !!(fl[i] & BIT(KPF_SLAB));
+			}
+			printf("pb %ld anon %d lru %d buddyheads %d slab %d nopage %d\n", b / 512, anon, lru, buddy, slab, nopage);
+		}
+		fflush(stdout);
 	}
 
 	/* Compaction while the READs hang, in a child with a timeout. */
@@ -663,7 +710,18 @@ static int run_hungread(const char *mnt, const char *ctl)
 	struct vmstat_compact vs0, vs1;
 	vmstat_compact_read(&vs0);
 	int traced = trace_compaction(1);
-	long compact_ms = compact_once_ms(timeout_ms, &compactor);
+	/*
+	 * If a pass completes without its migrate scanner reaching a hung frame (the trace shows
+	 * no isolation over them), run another: up to three passes.
+	 */
+	struct trace_info ti;
+	long compact_ms = -1;
+	int passes = 0;
+	do {
+		passes++;
+		compact_ms = compact_once_ms(timeout_ms, &compactor);
+		trace_parse(before, nbefore, &ti);
+	} while (compactor == 0 && traced && ti.covered_taken == 0 && passes < 3);
 	vmstat_compact_read(&vs1);
 	int blocked = compactor != 0;
 	char wchan[128] = "", stack[2048] = "";
@@ -713,6 +771,8 @@ static int run_hungread(const char *mnt, const char *ctl)
 	close(kfd);
 	if (frag)
 		munmap(frag, frag_bytes);
+	if (pcp_old[0])
+		write_file("/proc/sys/vm/percpu_pagelist_high_fraction", pcp_old);
 	if (traced)
 		trace_compaction(0);
 
@@ -741,7 +801,13 @@ static int run_hungread(const char *mnt, const char *ctl)
 	for (int i = 0; i < VMSTAT_COMPACT_N; i++)
 		o("%s\"%s\":%lld", i ? "," : "", vmstat_compact_names[i], vs1.v[i] - vs0.v[i]);
 	o("}");
-	trace_summary(before, nbefore);
+	/* Counts from the trace as it stood while the READs hung; ends from the whole run. */
+	struct trace_info ti_all;
+	trace_parse(before, nbefore, &ti_all);
+	memcpy(ti.ends, ti_all.ends, sizeof(ti.ends));
+	ti.nends = ti_all.nends;
+	o_trace(&ti);
+	o(",\"compactionPasses\":%d", passes);
 	o(",\"compactorAfterReleaseMs\":%ld,\"pfnsBefore\":", compactor_after_release_ms);
 	o_pfns(before, nbefore, 64);
 	o(",\"pfnsAfter\":");

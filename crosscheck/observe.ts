@@ -138,9 +138,34 @@ export function interpret(
   }
 }
 
-/** Whether the hung-read observation shows compaction reached the hung pages. */
+/**
+ * Whether the hung-read observation shows compaction reached the hung pages: it blocked, or
+ * the trace shows an isolate_migratepages range over a hung frame that isolated something,
+ * while the READs hung. Without this, "no hung page moved" is vacuous.
+ */
 export function compactionReachedHungPages(details: Record<string, unknown> | undefined): boolean {
   if (!details) return false;
   const trace = (details.trace ?? {}) as Record<string, unknown>;
   return details.compactionBlocked === true || num(trace.isolateRangesOverHungTaken) > 0;
+}
+
+/**
+ * Whether compaction could have blocked on the hung pages: it did, or its migrate scanner ended
+ * above the highest hung frame (mm_compaction_end of that zone). When the scanners met at or
+ * below the hung frames, migration gave up for lack of free pages (-ENOMEM) and whether it
+ * would have slept on the folio lock was not tested.
+ */
+export function compactionPassedHungPages(details: Record<string, unknown> | undefined): boolean {
+  if (!details) return false;
+  if (details.compactionBlocked === true) return true;
+  const pfns = (details.pfnsBefore as number[] | undefined) ?? [];
+  if (pfns.length === 0) return false;
+  const top = Math.max(...pfns);
+  const ends = (((details.trace ?? {}) as Record<string, unknown>).ends as string[] | undefined) ??
+    [];
+  for (const e of ends) {
+    const hex = (k: string) => parseInt(new RegExp(`${k}=0x([0-9a-f]+)`).exec(e)?.[1] ?? "", 16);
+    if (hex("zone_start") <= top && top < hex("zone_end")) return hex("migrate_pfn") > top;
+  }
+  return false;
 }

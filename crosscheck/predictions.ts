@@ -16,8 +16,8 @@
  * - `hung-read-compaction` (thread 000, hung-read compaction scenario, server latency ∞,
  *   compaction in MIGRATE_SYNC as /proc/sys/vm/compact_memory runs it): **`hungPageMoved`**,
  *   whether any locked, not-uptodate readahead folio changed frame; optionally
- *   `compactionBlocked` (compaction sleeps on the folio lock), compared only when the real run
- *   shows compaction reached the hung pages.
+ *   `compactionBlocked` (compaction sleeps on the folio lock), compared only when the real
+ *   compaction blocked or its migrate scanner got past the hung pages.
  * - `split-at-page` (thread 004, split of an order-9 shmem folio at page 5 to order 0;
  *   uniform split_folio before `KernelEra.nonUniformSplit`, folio_split after):
  *   **`folioSizes`**, the folio sizes in pages in file order, e.g. 512 ones, or
@@ -61,8 +61,9 @@ export const EXPERIMENT_SETUPS: Readonly<Record<ExperimentId, string>> = {
     "100 ms for 4 s.",
   "hung-read-compaction": "One FUSE file whose READ replies are held until released; a 256 KiB " +
     "read(2) at offset 0 starts readahead, leaving the readahead window's pages locked and not " +
-    "uptodate on the LRU; free memory is filled with anonymous pages, all released below the " +
-    "hung frames and every other one above (so the migrate scanner reaches them); then " +
+    "uptodate on the LRU; vm.percpu_pagelist_high_fraction set huge (so freed pages reach the " +
+    "buddy lists), free memory filled with anonymous pages, all released below the lowest " +
+    "hung frame and every other one above (so the migrate scanner reaches them); then " +
     "`echo 1 > /proc/sys/vm/compact_memory` (compact_node, MIGRATE_SYNC) in a child; 8 s later " +
     "the frames are compared (kpageflags scan), then the READs are released.",
   "split-at-page": "A 2 MiB file on tmpfs mounted huge=always, written with write(2) (one " +

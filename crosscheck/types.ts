@@ -54,8 +54,8 @@ export interface HungReadOutcome {
   hungPageMoved: boolean;
   /**
    * compact_memory had not returned after 8 s while the READs hung (it sleeps on the folio
-   * lock in MIGRATE_SYNC). Compared only when the prediction gives it and the observation shows
-   * compaction reached the hung pages.
+   * lock in MIGRATE_SYNC). Compared only when the prediction gives it and the real compaction
+   * blocked or its migrate scanner got past the hung pages.
    */
   compactionBlocked?: boolean;
 }
