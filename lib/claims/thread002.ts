@@ -79,7 +79,7 @@ function c21(opts: ClaimRunOptions): ClaimOutcome {
 
 function c22(opts: ClaimRunOptions): ClaimOutcome {
   const n = executions(opts, 60, 400);
-  const without = exploreHmm({ variant: "no write notification" }, {
+  const without = exploreHmm({ variant: "no write notification", staleAsViolations: true }, {
     seed: opts.seed,
     executions: n,
   });
