@@ -149,6 +149,11 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+// thread 001: FUSE writeback temp pages, DIO re-dirtying, reclaim deadlock (C1.1–C1.4; the
+// `claims` array via all.ts)
+export * from "./lib/claims/thread001_redirty.ts";
+export * from "./lib/claims/thread001_deadlock.ts";
+export * from "./lib/claims/thread001_hung.ts";
 // thread 004: unsplittable folios, large-folio migration, min order (claims C4.1–C4.5; the
 // `claims` array via all.ts)
 export { c41Sweeps, thread004Claims } from "./lib/claims/thread004.ts";

@@ -113,7 +113,17 @@ export const FuseMountConfig: ConfigSchema<FuseMountConfig, FuseMountConfigInput
   fuseMountSchema as unknown as z.ZodType<FuseMountConfig, FuseMountConfigInput>,
 );
 
-/** Per-page-offset WRITE accounting, for C1.1/C1.2/C1.4. */
+/**
+ * Per-page-offset WRITE accounting of a {@link FuseInode}, for C1.1/C1.2/C1.4.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, type FuseWriteStats } from "@mmsim/mmsim";
+ * const fi = new FuseMount(new Mm(new Engine(), { memory: { nrFrames: 64 } })).createInode();
+ * const s: FuseWriteStats = fi.stats;
+ * if (s.maxOutstanding !== 0 || s.writesPerIndex.size !== 0) throw new Error("nothing yet");
+ * ```
+ */
 export interface FuseWriteStats {
   /** WRITE requests outstanding (created, not replied) per page index now. */
   readonly outstanding: Map<number, number>;
@@ -137,7 +147,21 @@ export interface FuseWriteStats {
   chained: number;
 }
 
-/** A FUSE inode (`struct fuse_inode`, the writeback parts). */
+/**
+ * A FUSE inode (`struct fuse_inode`, the writeback parts).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount } from "@mmsim/mmsim";
+ * const fi = new FuseMount(new Mm(new Engine(), { memory: { nrFrames: 64 } })).createInode();
+ * fi.writeStarted(4);
+ * fi.writeStarted(4, true); // a chained secondary
+ * const before = fi.stats.maxInFlight;
+ * fi.secondarySent(4);
+ * if (fi.stats.maxOutstanding !== 2 || before !== 1) throw new Error("1 + 1");
+ * if (fi.stats.maxInFlight !== 2) throw new Error("both in flight once sent");
+ * ```
+ */
 export class FuseInode {
   /** Inode number. */
   readonly ino: number;
@@ -341,7 +365,26 @@ export function* fuseFsync(mm: Mm, fi: FuseInode): Process<number> {
  * fuse_page_mkwrite: lock the page, check it is still in the file, then wait until no WRITE for
  * it is in flight — `fuse_wait_on_page_writeback` with temp pages, `folio_wait_writeback`
  * without. Returns with the folio locked (VM_FAULT_LOCKED), or EAGAIN if it was truncated
- * (VM_FAULT_NOPAGE).
+ * (VM_FAULT_NOPAGE). Reached through a write fault on a MAP_SHARED mapping.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, mmapRegion, userStore, filemapFdatawrite } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.16" });
+ * const fi = new FuseMount(mm, { server: { latency: { kind: "fixed", ns: 1000 } } }).createInode();
+ * const vma = mmapRegion(mm, { mapping: fi.mapping, nrPages: 1 });
+ * let waited = -1;
+ * env.spawn("app", function* (e) {
+ *   yield* userStore(mm, vma, 0, 1);
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_NONE"); // write-protects the PTE
+ *   const t = e.nowNs;
+ *   yield* userStore(mm, vma, 0, 2); // fuse_page_mkwrite waits for PG_writeback
+ *   waited = e.nowNs - t;
+ * });
+ * env.run();
+ * if (waited !== 1000) throw new Error(`waited ${waited}`);
+ * ```
  */
 export function* fusePageMkwrite(
   mm: Mm,
@@ -363,7 +406,18 @@ export function* fusePageMkwrite(
 /**
  * fuse_readahead + fuse_send_readpages: one background READ per contiguous run of the locked,
  * !uptodate folios of `rac`; fuse_readpages_end copies the reply into each folio and ends the
- * read with folio_end_read (uptodate + unlock in one step).
+ * read with folio_end_read (uptodate + unlock in one step). Reached through the mapping's
+ * `->readahead`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseReadahead } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const fm = new FuseMount(mm);
+ * const fi = fm.createInode();
+ * const it = fuseReadahead(mm, fm, { mapping: fi.mapping, index: 0, folios: [] } as never);
+ * if (!it.next().done || fm.conn.stats.sent.READ) throw new Error("no folios, no READ");
+ * ```
  */
 // deno-lint-ignore require-yield
 export function* fuseReadahead(mm: Mm, mount: FuseMount, rac: ReadaheadControl): Process<void> {
@@ -379,7 +433,23 @@ export function* fuseReadahead(mm: Mm, mount: FuseMount, rac: ReadaheadControl):
   }
 }
 
-/** fuse_read_folio: a synchronous READ of one locked folio. Returns 0 or -EIO. */
+/**
+ * fuse_read_folio: a synchronous READ of one locked folio. Returns 0 or -EIO. Reached through
+ * the mapping's `->read_folio` (a page fault, a read(2) without readahead).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, mmapRegion, userLoad } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const fi = new FuseMount(mm).createInode(new Map([[0, 77]]));
+ * const vma = mmapRegion(mm, { mapping: fi.mapping, nrPages: 1 });
+ * let v = -1;
+ * env.spawn("app", function* () { const r = yield* userLoad(mm, vma, 0); if (r.ok) v = r.value; });
+ * env.run();
+ * if (v !== 77) throw new Error("read from the server");
+ * ```
+ */
 export function* fuseReadFolio(
   mm: Mm,
   mount: FuseMount,
@@ -394,7 +464,23 @@ export function* fuseReadFolio(
   return err === 0 ? 0 : -1;
 }
 
-/** fuse_readpages_end: copy the reply into the folios, then folio_end_read each. */
+/**
+ * fuse_readpages_end: copy the reply into the folios, then folio_end_read each (a failed reply
+ * leaves them !uptodate). Runs as the READ request's `end`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseConn, fuseReadpagesEnd, folioAlloc, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const req = new FuseConn(mm).newRequest("READ", 1, 0);
+ * const f = folioAlloc(mm, 0);
+ * mm.mem.setFlag(f, PG.locked);
+ * req.folios.push(f);
+ * req.tags.push(5);
+ * fuseReadpagesEnd(mm, req).next();
+ * if (mm.mem.data[f] !== 5 || !mm.mem.testFlag(f, PG.uptodate)) throw new Error("filled");
+ * ```
+ */
 // deno-lint-ignore require-yield
 export function* fuseReadpagesEnd(mm: Mm, req: FuseReq): Process<void> {
   for (let i = 0; i < req.folios.length; i++) {
@@ -408,7 +494,19 @@ export function* fuseReadpagesEnd(mm: Mm, req: FuseReq): Process<void> {
 /**
  * The write(2) path with the writeback cache (fuse_perform_write → generic_perform_write with
  * fuse_write_begin): get the folio locked, wait for FUSE writeback of it, copy the new data
- * (content `tag`), mark it dirty, unlock; then balance_dirty_pages.
+ * (content `tag`), mark it dirty, unlock; then balance_dirty_pages. Use with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, filemapGetEntry, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const fi = new FuseMount(mm).createInode();
+ * env.spawn("write", function* () { yield* fuseWriteIter(mm, fi, 2, 9); });
+ * env.run();
+ * const f = filemapGetEntry(fi.mapping, 2);
+ * if (!mm.mem.testFlag(f, PG.dirty) || fi.mapping.latest.get(2) !== 9) throw new Error("dirty");
+ * ```
  */
 export function* fuseWriteIter(
   mm: Mm,
@@ -435,7 +533,22 @@ export function* fuseWriteIter(
   return { ok: true, value: undefined };
 }
 
-/** Wait until `cond` (used by fuse_wait_on_page_writeback-like waits). */
+/**
+ * Wait on `q` until `cond` (wait_event; used by fuse_wait_on_page_writeback-like waits). Use
+ * with `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, WaitQueue, fuseWaitEvent } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const q = new WaitQueue("q");
+ * let ready = false;
+ * env.spawn("w", function* () { yield* fuseWaitEvent(mm, q, () => ready); });
+ * env.spawn("s", function* (e) { yield e.sleep(5); ready = true; q.wakeUp(0); });
+ * if (env.run().nowNs !== 5) throw new Error("woken");
+ * ```
+ */
 export function* fuseWaitEvent(mm: Mm, q: WaitQueue, cond: () => boolean): Process<void> {
   yield* waitEvent(mm.env, q, cond);
 }

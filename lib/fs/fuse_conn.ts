@@ -13,7 +13,7 @@
  * `fuse_copy_args`: a WRITE carries what its pages — temp pages, or the page-cache folios
  * themselves without temp pages — hold when the server reads it, not when it was queued),
  * "handles" it for a latency drawn from its own seeded stream (so replies of several threads
- * come back in any order), may allocate memory while handling it (GFP_KERNEL: the allocation can
+ * come back in any order), then may allocate memory to store it (GFP_KERNEL: the allocation can
  * enter direct reclaim, and with `memcg` set the charge of a memory cgroup at its limit first
  * runs `try_to_free_mem_cgroup_pages` — thread 001's deadlock), applies it to its storage, and
  * replies. A latency of ∞ (`never`) hangs the thread on that request forever; the run reports it
@@ -26,7 +26,8 @@
  * Left out: interrupts (FUSE_INTERRUPT), forgets, notify messages, the io_uring transport,
  * request allocation throttling (`fc->blocked`; writeback requests never wait on it anyway),
  * memcg accounting itself (a `memcg` server is always at its limit: every charge reclaims first,
- * mm/memcontrol.c `try_charge_memcg`, and then succeeds).
+ * retrying as mm/memcontrol.c `try_charge_memcg` does, and succeeds once reclaim freed a page;
+ * the memcg OOM killer is left out).
  *
  * @module
  */
@@ -42,7 +43,7 @@ import { waitEvent, WaitQueue, type WaitTarget } from "../sim/wait_queue.ts";
 import type { Mm } from "../mm/mm.ts";
 import { folioPut } from "../mm/folio.ts";
 import { folioAllocGfp, GFP_KERNEL } from "../mm/page_alloc.ts";
-import { tryToFreeMemCgroupPages } from "../mm/vmscan.ts";
+import { MAX_RECLAIM_RETRIES, tryToFreeMemCgroupPages } from "../mm/vmscan.ts";
 
 /** FUSE opcodes the model uses. */
 export type FuseOpcode = "READ" | "WRITE" | "FLUSH" | "FSYNC" | "GETATTR";
@@ -111,7 +112,18 @@ export const FuseServerConfig: ConfigSchema<FuseServerConfig, FuseServerConfigIn
   fuseServerSchema,
 );
 
-/** A request (`struct fuse_req` with its args). */
+/**
+ * A request (`struct fuse_req` with its args).
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseConn } from "@mmsim/mmsim";
+ * const conn = new FuseConn(new Mm(new Engine(), { memory: { nrFrames: 64 } }));
+ * const req = conn.newRequest("WRITE", 1, 4);
+ * req.tags.push(7);
+ * if (req.describe() !== "FUSE_WRITE #1 (ino 1, index 4+1)" || req.state !== "INIT") throw new Error();
+ * ```
+ */
 export class FuseReq implements WaitTarget {
   /** Unique id (`in.h.unique`). */
   readonly unique: number;
@@ -180,7 +192,16 @@ export class FuseReq implements WaitTarget {
   }
 }
 
-/** Counters of a connection. */
+/**
+ * Counters of a connection.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseConn, type FuseConnStats } from "@mmsim/mmsim";
+ * const s: FuseConnStats = new FuseConn(new Mm(new Engine(), { memory: { nrFrames: 64 } })).stats;
+ * if (Object.keys(s.sent).length !== 0) throw new Error("nothing sent yet");
+ * ```
+ */
 export interface FuseConnStats {
   /** Requests replied, per opcode. */
   replied: Record<string, number>;
@@ -340,19 +361,16 @@ export class FuseConn {
       if (latency === Infinity) {
         yield env.hang(`server ${self} never replies to ${req.describe()}`);
       }
+      if (latency > 0) yield env.sleep(latency);
+      // Storing the data (e.g. a write into the server's own backing file) allocates memory.
       const allocated: number[] = [];
       if (allocates) {
         for (let i = 0; i < c.allocPagesPerRequest; i++) {
-          if (c.memcg !== "none") {
-            // mem_cgroup_charge() → try_charge_memcg(): the cgroup is at its limit.
-            env.emit("mem_cgroup_charge", self.name, null, c.memcg);
-            yield* tryToFreeMemCgroupPages(this.mm, 1, GFP_KERNEL, { v1: c.memcg === "v1" });
-          }
+          if (c.memcg !== "none" && !(yield* this.#memcgCharge(c.memcg))) continue;
           const pfn: number = yield* folioAllocGfp(this.mm, 0, GFP_KERNEL);
           if (pfn >= 0) allocated.push(pfn);
         }
       }
-      if (latency > 0) yield env.sleep(latency);
       const handler = this.handlers.get(req.opcode);
       if (handler) yield* handler(req, self);
       else if (req.opcode === "WRITE") this.#applyWrite(req);
@@ -360,6 +378,26 @@ export class FuseConn {
       // fuse_dev_do_write: the reply.
       yield* this.requestEnd(req);
     }
+  }
+
+  /**
+   * mem_cgroup_charge() → try_charge_memcg() (mm/memcontrol.c) for one page of a cgroup at its
+   * limit: reclaim (try_to_free_mem_cgroup_pages) and retry while reclaim makes no progress, at
+   * most MAX_RECLAIM_RETRIES more times. Returns whether the charge succeeded.
+   * Divergence: the memcg OOM path is left out — a charge that still fails just fails.
+   */
+  *#memcgCharge(memcg: "v1" | "v2"): Process<boolean> {
+    const env = this.mm.env;
+    env.emit("mem_cgroup_charge", env.current?.name ?? null, null, memcg);
+    for (let retries = MAX_RECLAIM_RETRIES;; retries--) {
+      const n: number = yield* tryToFreeMemCgroupPages(this.mm, 1, GFP_KERNEL, {
+        v1: memcg === "v1",
+      });
+      if (n > 0) return true;
+      if (retries === 0) break;
+    }
+    env.emit("mem_cgroup_oom", env.current?.name ?? null, null, memcg);
+    return false;
   }
 
   /**

@@ -32,7 +32,26 @@ import {
 import type { FuseReq } from "./fuse_conn.ts";
 import type { FuseInode, FuseMount } from "./fuse.ts";
 
-/** fuse_page_is_writeback: is a WRITE covering `index` in fi->writepages? */
+/**
+ * fuse_page_is_writeback: is a WRITE covering `index` in fi->writepages?
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, filemapFdatawrite, fusePageIsWriteback } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.12" });
+ * const fi = new FuseMount(mm, { server: { latency: { kind: "fixed", ns: 1000 } } }).createInode();
+ * let inFlight = false;
+ * env.spawn("app", function* () {
+ *   yield* fuseWriteIter(mm, fi, 3, 1);
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_NONE");
+ *   inFlight = fusePageIsWriteback(fi, 3);
+ *   yield env.sleep(2000);
+ * });
+ * env.run();
+ * if (!inFlight || fusePageIsWriteback(fi, 3)) throw new Error("in flight until the reply");
+ * ```
+ */
 export function fusePageIsWriteback(fi: FuseInode, index: number): boolean {
   return findWriteback(fi, index) !== null;
 }
@@ -45,7 +64,22 @@ function findWriteback(fi: FuseInode, index: number): FuseReq | null {
 }
 
 /**
- * fuse_wait_on_page_writeback: sleep on fi->page_waitq until no WRITE covers `index`.
+ * fuse_wait_on_page_writeback: sleep on fi->page_waitq until no WRITE covers `index`. Use with
+ * `yield*`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, filemapFdatawrite, fuseWaitOnPageWriteback } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.12" });
+ * const fi = new FuseMount(mm, { server: { latency: { kind: "fixed", ns: 1000 } } }).createInode();
+ * env.spawn("app", function* () {
+ *   yield* fuseWriteIter(mm, fi, 0, 1);
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_NONE");
+ *   yield* fuseWaitOnPageWriteback(mm, fi, 0);
+ * });
+ * if (env.run().nowNs !== 1000) throw new Error("woken by the reply");
+ * ```
  */
 export function* fuseWaitOnPageWriteback(mm: Mm, fi: FuseInode, index: number): Process<void> {
   if (!fusePageIsWriteback(fi, index)) return;
@@ -73,8 +107,16 @@ function* pageWaitqWait(
   }
 }
 
-/** FUSE_NOWRITE (fs/fuse/fuse_i.h): INT_MIN, added to fi->writectr by fuse_set_nowrite. */
-export const FUSE_NOWRITE = -0x8000_0000;
+/**
+ * FUSE_NOWRITE (fs/fuse/fuse_i.h): INT_MIN, added to fi->writectr by fuse_set_nowrite.
+ *
+ * @example
+ * ```ts
+ * import { FUSE_NOWRITE } from "@mmsim/mmsim";
+ * if (FUSE_NOWRITE !== -(2 ** 31)) throw new Error("INT_MIN");
+ * ```
+ */
+export const FUSE_NOWRITE: number = -0x8000_0000;
 
 /**
  * fuse_set_nowrite (fs/fuse/dir.c): hold back new WRITEs (fi->writectr += FUSE_NOWRITE; queued
@@ -104,10 +146,14 @@ export function* fuseSetNowrite(mm: Mm, fi: FuseInode): Process<void> {
     );
   }
   fi.writectr += FUSE_NOWRITE;
+  const conn = fi.mount.conn;
   yield* pageWaitqWait(
     mm,
     fi,
-    () => fi.writepages.filter((r) => r.state !== "FINISHED"),
+    () =>
+      [...conn.pending, ...conn.bgQueue, ...conn.processing].filter((r) =>
+        r.opcode === "WRITE" && r.ino === fi.ino && r.state !== "FINISHED"
+      ),
     () => fi.writectr === FUSE_NOWRITE,
   );
 }
@@ -163,7 +209,26 @@ interface FillData {
 }
 
 /**
- * fuse_writepages: dispatch to the mount's design.
+ * fuse_writepages (fs/fuse/file.c): `->writepages` of FUSE files — write_cache_pages with the
+ * design's fill function (fuse_writepages_fill), then send the last request. Returns 0 or a
+ * negative errno. Use with `yield*`; normally reached through do_writepages.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, fuseWritepages, writebackControl } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.16" });
+ * const fm = new FuseMount(mm);
+ * const fi = fm.createInode();
+ * let requests = 0;
+ * env.spawn("app", function* () {
+ *   for (const i of [0, 1, 5]) yield* fuseWriteIter(mm, fi, i, 10 + i);
+ *   yield* fuseWritepages(mm, fm, fi, writebackControl({ syncMode: "WB_SYNC_NONE" }));
+ *   requests = fm.conn.numBackground;
+ * });
+ * env.run();
+ * if (requests !== 2) throw new Error("pages 0–1 in one WRITE, page 5 in another");
+ * ```
  */
 export function* fuseWritepages(
   mm: Mm,
@@ -268,6 +333,23 @@ function unlock(mm: Mm, folio: number): void {
  * the page was taken care of (the caller ends writeback of the original and forgets newReq).
  * A chained secondary is counted as outstanding (and secondary) for `index`; a merged copy
  * creates no request and is not counted.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseWriteIter, filemapFdatawrite, filemapGetEntry, setPageDirtyLock } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 }, version: "6.12" });
+ * const fi = new FuseMount(mm, { writeback: "chained", server: { latency: { kind: "fixed", ns: 1000 } } }).createInode();
+ * env.spawn("app", function* () {
+ *   yield* fuseWriteIter(mm, fi, 0, 1);
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_NONE"); // WRITE #1 in flight
+ *   yield env.sleep(1); // the server has read it
+ *   yield* setPageDirtyLock(mm, filemapGetEntry(fi.mapping, 0)); // a DIO completion re-dirties
+ *   yield* filemapFdatawrite(mm, fi.mapping, "WB_SYNC_NONE"); // → fuse_writepage_in_flight
+ * });
+ * env.run();
+ * if (fi.stats.chained !== 1 || fi.stats.maxOutstanding !== 2) throw new Error("one secondary");
+ * ```
  */
 export function fuseWritepageInFlight(
   mm: Mm,
@@ -324,7 +406,19 @@ function* fuseWritepagesSend(
   for (const page of pages) yield* folioEndWriteback(mm, page);
 }
 
-/** fuse_flush_writepages: send queued WRITEs while writectr ≥ 0. */
+/**
+ * fuse_flush_writepages: send queued WRITEs while writectr ≥ 0.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, FuseMount, fuseFlushWritepages } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const fm = new FuseMount(mm);
+ * const fi = fm.createInode();
+ * fuseFlushWritepages(mm, fm, fi); // nothing queued: nothing sent
+ * if (fm.conn.pending.length !== 0) throw new Error("nothing to send");
+ * ```
+ */
 export function fuseFlushWritepages(_mm: Mm, mount: FuseMount, fi: FuseInode): void {
   while (fi.writectr >= 0 && fi.queuedWrites.length > 0) {
     const req = fi.queuedWrites.shift()!;
@@ -344,6 +438,9 @@ function fuseSendWritepage(mount: FuseMount, fi: FuseInode, req: FuseReq): void 
 // deno-lint-ignore require-yield
 function* fuseWritepageEnd(mm: Mm, mount: FuseMount, fi: FuseInode, req: FuseReq): Process<void> {
   if (req.error) fi.mapping.wbErr = "EIO";
+  // The reply arrived: this request is no longer outstanding (the kernel's bookkeeping in
+  // fuse_writepage_finish comes after the secondaries are sent, in the same critical section).
+  for (let k = 0; k < req.tags.length; k++) fi.writeEnded(req.index + k);
   while (req.next) {
     const next = req.next;
     req.next = next.next;
@@ -356,7 +453,6 @@ function* fuseWritepageEnd(mm: Mm, mount: FuseMount, fi: FuseInode, req: FuseReq
   fi.writectr--;
   const i = fi.writepages.indexOf(req);
   if (i >= 0) fi.writepages.splice(i, 1);
-  for (let k = 0; k < req.tags.length; k++) fi.writeEnded(req.index + k);
   mm.vmstat.dec("nr_writeback_temp", req.tempPages.length);
   for (const t of req.tempPages) folioPut(mm, t);
   fi.pageWaitq.wakeUp(0);
