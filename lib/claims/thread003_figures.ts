@@ -322,7 +322,8 @@ export interface Thread003EraRow {
 }
 
 /**
- * The same scenarios under several kernel eras, side by side (bars on a symlog axis).
+ * The same scenarios under several kernel eras, side by side: one bar per scenario, era and
+ * counter, grouped by scenario, with the value at the end of each bar.
  *
  * @example
  * ```ts
@@ -333,43 +334,38 @@ export interface Thread003EraRow {
  * ```
  */
 export function thread003EraFigure(rows: readonly Thread003EraRow[], title?: string): Figure {
-  const many = new Set<string>();
-  const seen = new Set<string>();
-  for (const r of rows) {
-    const k = `${r.scenario}|${r.era}`;
-    if (seen.has(k)) many.add(r.scenario);
-    seen.add(k);
-  }
-  const data = rows.map((r) => ({
-    ...r,
-    key: many.has(r.scenario) ? `${r.era}: ${r.metric}` : r.era,
-  }));
+  const data = rows.map((r) => ({ ...r, label: `${r.scenario} · ${r.era} · ${r.metric}` }));
+  const labels = [...new Set(data.map((d) => d.label))];
+  const metrics = [...new Set(data.map((d) => d.metric))];
+  const max = Math.max(1, ...data.map((d) => d.perMillion));
   return plot({
-    width: 960,
-    height: 360,
-    marginLeft: 70,
-    marginBottom: 60,
-    fx: { label: null },
-    x: { label: null, tickRotate: -20 },
-    y: { type: "symlog", label: "↑ per 10⁶ completions (symlog)", grid: true },
-    color: { legend: true },
+    width: 900,
+    height: 80 + 20 * data.length,
+    marginLeft: 330,
+    marginRight: 80,
+    x: {
+      label: "per 10⁶ completions (migration: per 10⁶ attempts) →",
+      grid: true,
+      domain: [0, max * 1.1],
+    },
+    y: { label: null, domain: labels },
+    color: { legend: true, domain: metrics },
     marks: [
-      Plot.barY(data, {
-        fx: "scenario",
-        x: "key",
-        y: "perMillion",
+      Plot.barX(data, {
+        y: "label",
+        x: "perMillion",
         fill: "metric",
-        title: "metric",
+        title: (d: Thread003EraRow) => `${d.scenario} ${d.era}: ${d.metric} ${d.perMillion}`,
       }),
       Plot.text(data, {
-        fx: "scenario",
-        x: "key",
-        y: "perMillion",
+        y: "label",
+        x: "perMillion",
         text: (d: Thread003EraRow) => (d.perMillion === 0 ? "0" : d.perMillion.toFixed(0)),
-        dy: -6,
+        textAnchor: "start",
+        dx: 4,
         fontSize: 10,
       }),
-      Plot.ruleY([0]),
+      Plot.ruleX([0]),
     ],
   }, { title: title ?? "The same scenarios by kernel era" });
 }
