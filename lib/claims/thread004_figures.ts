@@ -38,13 +38,12 @@ const LINE_COLORS: Record<string, string> = {
   "min-order 2": "#1f77b4",
   "min-order 4": "#9467bd",
   "never-split (hugetlb-like)": "#7f7f7f",
-  "P(free order-k block)": "#bbbbbb",
 };
 
 /**
  * Plot A (C4.1): P(migrate the order-k folios out within the deadline) against the share of
- * free memory in blocks below order k, one panel per k, one line per folio kind, with
- * P(free order-k block) dashed.
+ * free memory in blocks below order k — one column per k, one row per folio kind (so lines that
+ * coincide stay visible), with P(free order-k block) dashed in every cell.
  *
  * @example
  * ```ts
@@ -58,39 +57,43 @@ const LINE_COLORS: Record<string, string> = {
  */
 export function migrationFigure(rows: readonly MigrationSweepRow[], title?: string): Figure {
   const data = rows.map((r) => ({ ...r, panel: panelOf(r.order) }));
-  const blocks: typeof data = [];
-  const firstLine = data[0]?.line;
-  for (const r of data) {
-    if (r.line === firstLine) {
-      blocks.push({ ...r, line: "P(free order-k block)", pSuccess: r.pBlock });
-    }
-  }
-  const lines = [...new Set(data.map((r) => r.line)), "P(free order-k block)"];
+  const lines = [...new Set(data.map((r) => r.line))];
+  const panels = [...new Set(data.map((r) => r.order))].sort((a, b) => a - b).map(panelOf);
+  const color = (l: string) =>
+    LINE_COLORS[l] ?? LINE_COLORS[l.replace(/ \(.*\)$/, "")] ?? "#17becf";
   return plot({
     width: 900,
-    height: 340,
+    height: 90 * lines.length + 90,
+    marginRight: 190,
     marginBottom: 45,
     x: { label: "share of free memory in blocks below order k →", domain: [0, 1] },
-    y: { label: "↑ P(migrated within deadline)", domain: [0, 1.05], grid: true },
-    fx: { label: null },
-    color: {
-      legend: true,
-      domain: lines,
-      range: lines.map((l) => LINE_COLORS[l] ?? "#17becf"),
-    },
+    y: { label: "↑ P(migrated)", domain: [0, 1.05], ticks: [0, 0.5, 1], grid: true },
+    fx: { label: null, domain: panels },
+    fy: { label: null, domain: lines, padding: 0.15 },
+    color: { domain: lines, range: lines.map(color) },
     marks: [
-      Plot.line(blocks, {
+      Plot.frame({ stroke: "#ddd" }),
+      Plot.line(data, {
+        x: "fragmentation",
+        y: "pBlock",
+        fx: "panel",
+        fy: "line",
+        stroke: "#999",
+        strokeDasharray: "4,3",
+      }),
+      Plot.line(data, {
         x: "fragmentation",
         y: "pSuccess",
         fx: "panel",
+        fy: "line",
         stroke: "line",
-        strokeDasharray: "4,3",
+        strokeWidth: 2,
       }),
-      Plot.line(data, { x: "fragmentation", y: "pSuccess", fx: "panel", stroke: "line" }),
       Plot.dot(data, {
         x: "fragmentation",
         y: "pSuccess",
         fx: "panel",
+        fy: "line",
         fill: "line",
         r: 3,
         title: (d: MigrationSweepRow) =>
@@ -98,9 +101,12 @@ export function migrationFigure(rows: readonly MigrationSweepRow[], title?: stri
             Number.isNaN(d.pSplit) ? "—" : d.pSplit.toFixed(2)
           }, P(pieces|split) ${Number.isNaN(d.pPieces) ? "—" : d.pPieces.toFixed(2)}`,
       }),
-      Plot.ruleY([0]),
     ],
-  }, { title: title ?? "C4.1: migrating order-k file folios out of a memory block" });
+  }, {
+    title: title ??
+      "C4.1: migrating order-k file folios out of a memory block (solid: measured; dashed: " +
+        "P(free order-k block))",
+  });
 }
 
 /** What {@link compactionMaps} shows. */
@@ -251,8 +257,15 @@ export function splitCostFigure(rows: readonly SplitCostRow[], title?: string): 
     height: 360,
     marginBottom: 60,
     x: { axis: null, domain: metrics },
-    y: { type: "symlog", label: "↑ count (symlog)", grid: true, domain: [0, 10000] },
-    fx: { label: null },
+    y: {
+      type: "symlog",
+      label: "↑ count (symlog scale)",
+      grid: true,
+      domain: [0, 10000],
+      ticks: [0, 1, 10, 100, 1000, 10000],
+      tickFormat: (d: number) => String(d),
+    },
+    fx: { label: null, domain: [...new Set(rows.map((r) => r.case))] },
     color: { legend: true, domain: metrics, range: ["#1f77b4", "#aec7e8", "#d62728", "#ff9896"] },
     marks: [
       Plot.barY(data, { fx: "case", x: "metric", y: "value", fill: "metric" }),
@@ -343,8 +356,9 @@ export function contigFigure(rows: readonly ContigSweepRow[], title?: string): F
     kindLabel: r.kind === "writeback" ? "FUSE writeback" : "FUSE readahead",
   }));
   return plot({
-    width: 860,
+    width: 900,
     height: 460,
+    marginRight: 170,
     x: { label: "share of the pageblock under FUSE I/O →", domain: [0, 1] },
     y: { label: "↑ P(success within T)", domain: [0, 1.05], grid: true },
     fx: { label: null },

@@ -18,6 +18,7 @@
  * @module
  */
 
+import type { WaitReport } from "../sim/deadlock.ts";
 import { Engine, type RunResult } from "../sim/engine.ts";
 import type { Latency } from "../sim/latency.ts";
 import { Rng } from "../sim/rng.ts";
@@ -215,6 +216,8 @@ export interface ContigUnderIoResult {
   waitKind: string;
   /** The wait-for report's text when the driver did not return. */
   waits: string;
+  /** The wait-for report itself (for `waitForFigure`), or null. */
+  report: WaitReport | null;
 }
 
 /**
@@ -253,6 +256,7 @@ export function contigUnderIoTrial(o: ContigUnderIoOptions): ContigUnderIoResult
     runEnd: res.reason,
     waitKind: returned ? "" : res.waits?.kind ?? "",
     waits: returned ? "" : res.waits?.text ?? "",
+    report: returned ? null : res.waits,
   };
 }
 
