@@ -4,17 +4,18 @@
  * on each folio while its cache write is in flight — the second "writeback" bit of CLAIMS.md
  * thread 003.
  *
- * Follows, read at torvalds/linux 06fa229c (v6.11+, after the ceph revert): include/linux/netfs.h
- * `folio_start_private_2` (VM_BUG_ON_FOLIO if already set, `folio_get`, set the bit);
- * mm/filemap.c `folio_end_private_2` (`clear_bit_unlock`, `folio_wake_bit`, `folio_put`) and
- * `folio_wait_private_2` (`while (PG_private_2) folio_wait_bit`); fs/netfs/misc.c
- * `netfs_release_folio` (dirty or PG_private → refuse; PG_private_2 → refuse for kswapd and
- * !__GFP_FS, else wait) and `netfs_invalidate_folio` (`folio_wait_private_2`, then drop private
- * data); and the read side of fs/netfs/buffered_read.c `netfs_rreq_unlock_folios` (v5.13–v6.10:
- * PG_private_2 is set while the folio is still locked, then the folio is unlocked with
- * `folio_end_read`, then the cache write is issued). Readahead holds no folio references, only
- * the lock ("Willy wanted me to drop the refcount and rely on PG_locked alone", David Howells,
- * 9 Feb 2021).
+ * Follows fs/netfs/misc.c `netfs_release_folio` (dirty or PG_private → refuse; PG_private_2 →
+ * refuse for kswapd and !__GFP_FS, else wait) and `netfs_invalidate_folio`
+ * (`folio_wait_private_2`, then drop private data), read at torvalds/linux 06fa229c (v6.11+,
+ * after the ceph revert); include/linux/netfs.h `folio_start_private_2` (VM_BUG_ON_FOLIO if
+ * already set, `folio_get`, set the bit) and mm/filemap.c `folio_end_private_2`
+ * (`clear_bit_unlock`, `folio_wake_bit`, `folio_put`) and `folio_wait_private_2`
+ * (`while (PG_private_2) folio_wait_bit`) as in v6.x trees; and, for the read side, the
+ * netfs read helper's unlock of the read folios (fs/netfs/read_helper.c in v5.13, later
+ * buffered_read.c [U]): PG_private_2 is set while the folio is still locked, then the folio is
+ * unlocked (here `folio_end_read`), then the cache write is issued. Readahead holds no folio
+ * references, only the lock ("Willy wanted me to drop the refcount and rely on PG_locked
+ * alone", David Howells, 9 Feb 2021).
  *
  * The older variants are switches. `private2Ref: "noRef"` is the API of the Feb 2021 posting
  * (`set_page_fscache` without a reference, `unlock_page_fscache` = clear + wake, no put);
