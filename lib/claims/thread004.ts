@@ -65,7 +65,7 @@ export function c41Sweeps(opts: ClaimRunOptions, version = "6.12"): MigrationSwe
 function c41(opts: ClaimRunOptions): ClaimOutcome {
   const rows: MigrationSweepRow[] = [];
   for (const s of c41Sweeps(opts)) {
-    opts.progress?.(`C4.1: ${s.pageSizeBytes / 1024} KiB pages`);
+    opts.progress?.(`${s.pageSizeBytes / 1024} KiB pages`);
     rows.push(...largeFolioMigrationSweep(s));
   }
   const dev = Math.max(...rows.map((r) => Math.abs(r.pSuccess - r.formula)));
@@ -345,6 +345,8 @@ export const claims: Claim[] = [
       "->migrate_folio = filemap_migrate_folio",
       "migrate_pages(MR_COMPACTION) in each mode, retried once by the caller after -EAGAIN",
       "v6.12 (writeout) and v6.16 (-EBUSY); block device latency 100 µs",
+      "the model's writeout() writes through ->writepages (migrate_folio.ts divergence): a " +
+      "v6.12 filesystem with neither ->migrate_folio nor ->writepage would get -EINVAL instead",
     ],
     era: "v6.12 vs v6.16",
     expected: "every cell as predicted: iomap migrates (state moved) always; no ->migrate_folio " +

@@ -293,7 +293,10 @@ export interface MigrationSweepRow {
   formula: number;
   /** Split attempts after -ENOMEM (migrate_split_attempt). */
   splitAttempts: number;
-  /** Split failures by reason, e.g. "release 12, min_order 0". */
+  /**
+   * Split failures by reason (split_failed_<why>), e.g. "release 12, min_order 0", and
+   * "target ≥ order n" for the -EINVAL the kernel does not count (target order ≥ folio order).
+   */
   splitFailures: string;
 }
 
@@ -394,8 +397,13 @@ function aggregate(
   const pPieces = split.length ? piecesMoved / split.length : NaN;
   const formula = pBlock + (1 - pBlock) * (Number.isNaN(pSplit) ? 0 : pSplit) *
       (Number.isNaN(pPieces) ? 0 : pPieces);
-  const reasons = ["release", "min_order", "refs", "writeback"]
-    .map((r) => `${r} ${counters[`split_failed_${r}`] ?? 0}`).join(", ");
+  const named = ["release", "min_order", "refs", "writeback"];
+  const failedSplits = (counters.migrate_split_attempt ?? 0) - (counters.migrate_split ?? 0);
+  const other = failedSplits - named.reduce((a, r) => a + (counters[`split_failed_${r}`] ?? 0), 0);
+  // The rest: -EINVAL before any counter (split_huge_page_to_list_to_order with a target
+  // order ≥ the folio's order: a min-order piece, or a hugetlbfs-like folio in v6.12).
+  const reasons = named.map((r) => `${r} ${counters[`split_failed_${r}`] ?? 0}`)
+    .concat(other > 0 ? [`target ≥ order ${other}`] : []).join(", ");
   return {
     order,
     line,

@@ -77,7 +77,7 @@ export const cells: CellSpec[] = [
       rows41.filter((r) => r.level === 0.75 || r.level === 1).map((r) => ({
         k: r.order, line: r.line, x: r.fragmentation, "P(block)": r.pBlock,
         "P(split|no block)": r.pSplit, "P(pieces|split)": r.pPieces, measured: r.pSuccess,
-        formula: r.formula, "split failures": r.splitFailures,
+        formula: r.formula, "-ENOMEM → split attempts": r.splitAttempts, "split failures": r.splitFailures,
       })),
       { digits: 2, title: "C4.1 terms at x = 0.75 and x = 1" },
     ));
