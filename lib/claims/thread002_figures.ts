@@ -385,3 +385,51 @@ export function hmmIllegalStateFigure(rows: readonly HmmIllegalRow[], title?: st
     ],
   }, { title: title ?? "C2.5 what the illegal-state checker flags (A dirty && !uptodate)" });
 }
+
+/** One row of {@link hmmSummaryRows}. */
+export interface HmmSummaryRow {
+  /** Design label. */
+  design: string;
+  /** Executions explored. */
+  executions: number;
+  /** Stale reads per 10⁶ operations. */
+  staleReadsPerMop: number;
+  /** Stale writebacks per 10⁶ operations. */
+  staleWritebacksPerMop: number;
+  /** Page copies per device write episode. */
+  copiesPerEpisode: number;
+  /** Device faults per device write episode. */
+  deviceFaultsPerEpisode: number;
+  /** Write notifications (mkwrite) per device write episode. */
+  mkwritePerEpisode: number;
+}
+
+/**
+ * One summary row per labelled exploration: stale rates and per-episode counts, for tables
+ * comparing designs (e.g. Jan Kara's 2016 copy protocol next to upstream's mirror).
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, hmmSummaryRows, table } from "@mmsim/mmsim";
+ * const rows = hmmSummaryRows([["mirror", exploreHmm({ strategy: "mirror", deviceOps: 1 }, { seed: 1, executions: 3 })]]);
+ * if (rows[0]!.copiesPerEpisode !== 0 || !table(rows).text.includes("mirror")) throw new Error();
+ * ```
+ */
+export function hmmSummaryRows(
+  xs: readonly (readonly [string, HmmExploration])[],
+): HmmSummaryRow[] {
+  return xs.map(([design, x]) => {
+    const t = x.tally;
+    const perOp = (n: number) => t.ops > 0 ? (n / t.ops) * 1e6 : 0;
+    const perEp = (n: number) => t.writeEpisodes > 0 ? n / t.writeEpisodes : 0;
+    return {
+      design,
+      executions: t.executions,
+      staleReadsPerMop: perOp(t.staleReads),
+      staleWritebacksPerMop: perOp(t.staleWritebacks),
+      copiesPerEpisode: perEp(t.copies),
+      deviceFaultsPerEpisode: perEp(t.deviceFaults),
+      mkwritePerEpisode: perEp(t.mkwrite),
+    };
+  });
+}

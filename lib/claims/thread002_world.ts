@@ -67,7 +67,7 @@ export type HmmVariant =
  * ```
  */
 export interface HmmWorldConfig {
-  /** Copy (Jan Kara), migrate or bounce (default "copy"). */
+  /** Copy (Jan Kara), migrate or bounce (Jérôme Glisse), mirror (upstream); default "copy". */
   strategy: HmmStrategy;
   /** Protocol variant (default "full"). */
   variant: HmmVariant;
@@ -105,7 +105,7 @@ export interface HmmWorldConfig {
 export type HmmWorldConfigInput = Partial<HmmWorldConfig>;
 
 const worldSchema = z.object({
-  strategy: z.enum(["copy", "migrate", "bounce"]).default("copy"),
+  strategy: z.enum(["copy", "migrate", "bounce", "mirror"]).default("copy"),
   variant: z.enum([
     "full",
     "no write notification",

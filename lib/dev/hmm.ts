@@ -85,8 +85,16 @@ export const HmmDeviceConfig: ConfigSchema<HmmDeviceConfig, HmmDeviceConfigInput
  * may write it, and the accesses in flight. Model: no kernel structure (a driver's own).
  */
 export interface DevicePte {
-  /** Device frame (index into {@link HmmDevice.data}). */
+  /**
+   * Device frame (index into {@link HmmDevice.data}), or — when {@link DevicePte.host} — the
+   * pfn of the system page the device maps directly.
+   */
   readonly frame: number;
+  /**
+   * The entry maps system memory (the page-cache page itself, as `hmm_range_fault` mirrors
+   * it): accesses read and write `mm.mem.data[frame]` across the interconnect.
+   */
+  readonly host: boolean;
   /** The device may store without faulting. */
   write: boolean;
   /** Accesses in flight (pinned): an invalidation waits for 0. */
@@ -229,11 +237,18 @@ export class HmmDevice {
    * Install (or replace) the entry of page `index`: `frame`, writable if `write`. A writable
    * entry starts a write grant; `mkwrite` says whether a write notification led to it.
    */
-  map(mapping: AddressSpace, index: number, frame: number, write: boolean, mkwrite = 0): DevicePte {
+  map(
+    mapping: AddressSpace,
+    index: number,
+    frame: number,
+    write: boolean,
+    mkwrite = 0,
+    host = false,
+  ): DevicePte {
     let m = this.#pt.get(mapping.id);
     if (!m) this.#pt.set(mapping.id, m = new Map());
     const old = m.get(index);
-    if (old && old.frame !== frame) {
+    if (old && (old.frame !== frame || old.host !== host)) {
       throw new Error(
         `${this.config.name}: map ${mapping.name} index ${index} to frame ${frame}: ` +
           `already mapped to frame ${old.frame}`,
@@ -242,6 +257,7 @@ export class HmmDevice {
     const pte: DevicePte = old ??
       {
         frame,
+        host,
         write: false,
         pins: 0,
         dirty: false,
@@ -252,7 +268,7 @@ export class HmmDevice {
     if (write && !pte.write) this.#grant(pte, mkwrite);
     pte.write = write;
     m.set(index, pte);
-    this.mm.env.emit("hmm_device_map", this.config.name, index, { frame, write, mkwrite });
+    this.mm.env.emit("hmm_device_map", this.config.name, index, { frame, write, mkwrite, host });
     return pte;
   }
 
@@ -328,6 +344,7 @@ export class HmmDevice {
       mode: "drop",
       pins: pte.pins,
     });
+    if (pte.host) return true;
     if (pte.pins === 0) this.freeFrame(pte.frame);
     else pte.freeOnDrain = true;
     return true;
@@ -374,15 +391,16 @@ function* access(
       yield dev.config.accessNs > 0 ? env.sleep(dev.config.accessNs) : env.point();
       // The access was issued while the entry allowed it; an invalidation since waits for us.
       let value: number;
+      const mem = pte.host ? dev.mm.mem.data : dev.data;
       if (write) {
-        dev.data[pte.frame] = tag;
+        mem[pte.frame] = tag;
         pte.dirty = true;
         dev.noteStore(pte);
         mapping.latest.set(index, tag);
         dev.stats.stores++;
         value = tag;
       } else {
-        value = dev.data[pte.frame]!;
+        value = mem[pte.frame]!;
         dev.stats.loads++;
       }
       env.emit(write ? "hmm_device_store" : "hmm_device_load", dev.config.name, index, value);

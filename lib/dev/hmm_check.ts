@@ -43,7 +43,10 @@ export interface HmmOracleEvents {
   staleWritebacks: number;
   /** Pages whose storage did not hold the latest version after the final sync. */
   lostWrites: number;
-  /** Steps at whose end A was writable on the CPU and A' on the device (counted on entry). */
+  /**
+   * Steps at whose end A was writable on the CPU and a device copy A' writable too (counted on
+   * entry; a device mapping of A itself is not a second copy).
+   */
   twoWriters: number;
   /** Steps at whose end A was uptodate without the latest version (counted on entry). */
   uptodateNotLatest: number;
@@ -208,7 +211,8 @@ export class HmmOracle {
       }
       this.#notLatest[i] = notLatest;
       const pte = hf.devicePte(i);
-      const two = pte !== undefined && pte.write && cpuWritable(mm, folio);
+      // Two writable copies (a mirror of A itself is one page, written coherently).
+      const two = pte !== undefined && pte.write && !pte.host && cpuWritable(mm, folio);
       if (two && !this.#two[i]) {
         this.events.twoWriters++;
         this.#example(

@@ -24,6 +24,10 @@
  *   and the invalidation fails with it (-EBUSY: direct I/O then falls back to buffered I/O).
  * - bounce: as migrate, but read(2)/write(2) of a page on the device copy through a bounce
  *   buffer (`->read_iter` / `->write_iter` level) and leave it there.
+ * - mirror (what upstream did instead, `hmm_range_fault` + MMU notifiers, v4.14+): no copy;
+ *   the device maps A itself, read-only until a device write faults through the write-notify
+ *   path (`->page_mkwrite`, A dirtied); `folio_mkclean` in writeback write-protects the device
+ *   mapping too (its MMU notifier), truncation and invalidation remove it.
  *
  * Divergence: in the migrate and bounce designs the system folio A stays in the page cache as a
  * !uptodate, dirty placeholder for the device page, so the generic paths reach the wrappers the
@@ -84,7 +88,7 @@ import {
 import type { DeviceFaultHandler, DevicePte, HmmDevice } from "./hmm.ts";
 
 /** How a page-cache page is shared with the device (see the module doc). */
-export type HmmStrategy = "copy" | "migrate" | "bounce";
+export type HmmStrategy = "copy" | "migrate" | "bounce" | "mirror";
 
 /**
  * Configuration of an {@link HmmFile}: the strategy and, for checking, which parts of the
@@ -98,7 +102,7 @@ export type HmmStrategy = "copy" | "migrate" | "bounce";
  * ```
  */
 export interface HmmProtocolConfig {
-  /** Copy (Jan Kara), migrate or bounce (Jérôme Glisse); default "copy". */
+  /** Copy (Jan Kara), migrate or bounce (Jérôme Glisse), mirror (upstream); default "copy". */
   strategy: HmmStrategy;
   /** copy: a device store to a read-only A' notifies the CPU (default true). */
   writeNotify: boolean;
@@ -116,7 +120,7 @@ export interface HmmProtocolConfig {
 export type HmmProtocolConfigInput = Partial<HmmProtocolConfig>;
 
 const protocolSchema = z.object({
-  strategy: z.enum(["copy", "migrate", "bounce"]).default("copy"),
+  strategy: z.enum(["copy", "migrate", "bounce", "mirror"]).default("copy"),
   writeNotify: z.boolean().default(true),
   readHook: z.boolean().default(true),
   writebackHook: z.boolean().default(true),
@@ -238,10 +242,15 @@ export class HmmFile implements DeviceFaultHandler {
     dev.mirror(mapping, this);
   }
 
-  /** True while the device holds the only fresh copy (copy: A' writable; else: migrated). */
+  /**
+   * True while the device holds the only fresh copy (copy: A' writable; migrate/bounce:
+   * migrated; mirror: never — the device works on A itself).
+   */
   deviceOwns(index: number): boolean {
+    const s = this.config.strategy;
+    if (s === "mirror") return false;
     const pte = this.dev.pte(this.mapping, index);
-    return pte !== undefined && (this.config.strategy !== "copy" || pte.write);
+    return pte !== undefined && (s !== "copy" || pte.write);
   }
 
   #count(kind: "copiesToDevice" | "copiesToHost" | "bounceCopies"): void {
@@ -268,8 +277,11 @@ export class HmmFile implements DeviceFaultHandler {
     yield* folioLock(mm, folio!);
     let ret = OK;
     if (mm.mem.mapping[folio!] === mapping.id) {
-      ret = this.config.strategy === "copy"
+      const s = this.config.strategy;
+      ret = s === "copy"
         ? this.#copyFault(folio!, index, write)
+        : s === "mirror"
+        ? this.#mirrorFault(folio!, index, write)
         : yield* this.#migrateFault(folio!, index);
     }
     folioUnlock(mm, folio!);
@@ -303,6 +315,24 @@ export class HmmFile implements DeviceFaultHandler {
       } else {
         dev.grantWrite(mapping, index, 0);
       }
+    }
+    return OK;
+  }
+
+  /**
+   * Upstream's mirror (hmm_range_fault on the CPU page tables): the device maps A itself, read-
+   * only unless the fault is a write, which goes through the write-notify path as a CPU write
+   * fault would (`->page_mkwrite`: A is dirtied). A is locked. Never sleeps.
+   */
+  #mirrorFault(folio: number, index: number, write: boolean): KResult {
+    const mm = this.mm, dev = this.dev, mapping = this.mapping;
+    let pte = dev.pte(mapping, index);
+    pte ??= dev.map(mapping, index, folio, false, 0, true);
+    if (write && !pte.write) {
+      folioMarkDirty(mm, folio);
+      this.stats.mkwrite++;
+      mm.env.emit("hmm_mkwrite", folio, index, mapping.name);
+      dev.grantWrite(mapping, index, 1);
     }
     return OK;
   }
@@ -357,6 +387,7 @@ export class HmmFile implements DeviceFaultHandler {
 
   /** A CPU write is coming (A locked, uptodate or about to be overwritten): drop A' / D. */
   *#revoke(index: number): Process<void> {
+    if (this.config.strategy === "mirror") return; // one page, shared coherently
     const pte = yield* this.dev.invalidate(this.mapping, index, "unmap");
     if (!pte) return;
     this.dev.freeFrame(pte.frame);
@@ -393,6 +424,10 @@ export class HmmFile implements DeviceFaultHandler {
             mem.setFlag(folio, PG.uptodate);
             hf.stats.writebackTakeBacks++;
           }
+          // mirror: folio_mkclean's MMU notifier write-protects the device's mapping too.
+          if (hf.config.strategy === "mirror") {
+            yield* hf.dev.invalidate(mapping, index, "write-protect");
+          }
           // mpage's ->writepage: start writeback, one bio, unlock, submit.
           const bdev = inodeToBdi(mm, mapping);
           const bio = bdev.newBio(mapping);
@@ -416,6 +451,9 @@ export class HmmFile implements DeviceFaultHandler {
           mem.setFlag(folio, PG.uptodate);
           hf.stats.invalidateFallbacks++;
         }
+        if (hf.config.strategy === "mirror") {
+          yield* hf.dev.invalidate(mapping, index, "write-protect");
+        }
         if (!folioClearDirtyForIo(mm, folio)) return 0;
         const bdev = inodeToBdi(mm, mapping);
         const bio = bdev.newBio(mapping);
@@ -435,13 +473,22 @@ export class HmmFile implements DeviceFaultHandler {
             mm.env.emit("hmm_invalidate_fail", folio, index, "device owns it");
             return false;
           }
-          hf.dev.dropEntry(mapping, index); // a read-only copy: just forget it
+          if (pte.host) {
+            // mirror: the device maps A itself; an access in flight keeps it (-EBUSY).
+            if (hf.dev.tryUnmap(mapping, index) === null) {
+              hf.stats.invalidateFailures++;
+              return false;
+            }
+          } else hf.dev.dropEntry(mapping, index); // a read-only copy: just forget it
         }
         return hf.generic.releaseFolio ? hf.generic.releaseFolio(mm, mapping, folio, gfp) : true;
       },
       *invalidateFolio(mm, mapping, folio, offset, length) {
-        // Truncation: the page goes whatever it holds; so does the device's copy.
-        hf.dev.dropEntry(mapping, mem.index[folio]!);
+        // Truncation: the page goes whatever it holds; so does the device's copy (a mirror
+        // of A itself is invalidated and waited for: the MMU notifier of the unmap).
+        const index = mem.index[folio]!;
+        if (hf.dev.pte(mapping, index)?.host) yield* hf.dev.invalidate(mapping, index, "unmap");
+        else hf.dev.dropEntry(mapping, index);
         if (hf.generic.invalidateFolio) {
           yield* hf.generic.invalidateFolio(mm, mapping, folio, offset, length);
         }

@@ -289,6 +289,34 @@ Deno.test("Jérôme Glisse's migrate and bounce", async (t) => {
   });
 });
 
+Deno.test("upstream's mirror: the device maps A itself", async (t) => {
+  await t.step(
+    "no copies; writeback write-protects the device, the next store re-dirties A",
+    () => {
+      const { env, mm, file, dev, hf } = world({ strategy: "mirror" });
+      env.spawn("t", function* () {
+        yield* deviceStore(dev, file, 0, 900);
+        const a = hf.folioAt(0);
+        assert.equal(mm.mem.data[a], 900, "the store went to the page-cache page");
+        assert.deepEqual(flags(mm, a), { uptodate: true, dirty: true });
+        yield* hf.fsync();
+        assert.equal(file.backing.get(0), 900);
+        assert.equal(dev.pte(file, 0)!.write, false, "folio_mkclean's notifier write-protected it");
+        assert.equal(mm.mem.testFlag(a, PG.dirty), false);
+        yield* deviceStore(dev, file, 0, 901); // faults: ->page_mkwrite again
+        assert.equal(mm.mem.testFlag(a, PG.dirty), true);
+        yield* hf.fsync();
+      });
+      assert.equal(env.run().reason, "done");
+      assert.equal(file.backing.get(0), 901);
+      assert.equal(hf.stats.bytesCopied, 0);
+      assert.equal(hf.stats.mkwrite, 2);
+      assert.deepEqual(dev.stats.episodesByMkwrite, [0, 2, 0]);
+      assert.equal(dev.stats.framesInUse, 0, "no device memory used");
+    },
+  );
+});
+
 Deno.test("installHmmChecker and splice", async (t) => {
   await t.step("a pipe buffer confirmed after the device's write: -EIO, flagged", () => {
     const { env, mm, file, dev, hf } = world();
@@ -368,10 +396,10 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   i: fc.integer({ min: 0, max: 1 }),
 });
 
-Deno.test("copy, migrate and bounce: every read fresh, storage holds the latest after sync (property)", () => {
+Deno.test("copy, migrate, bounce and mirror: every read fresh, storage holds the latest after sync (property)", () => {
   fc.assert(
     fc.property(
-      fc.constantFrom("copy" as const, "migrate" as const, "bounce" as const),
+      fc.constantFrom("copy" as const, "migrate" as const, "bounce" as const, "mirror" as const),
       fc.array(opArb, { maxLength: 25 }),
       fc.array(opArb, { maxLength: 25 }),
       (strategy, a, b) => {
