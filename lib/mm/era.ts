@@ -71,7 +71,8 @@ export interface KernelEra {
   /**
    * A split below the mapping's minimum folio order fails (-EINVAL) instead of silently
    * raising the target order: "mm/huge_memory: do not change split_huge_page*() target order
-   * silently" (Zi Yan, late 2025), v6.19 [U]. Min-order mappings exist since v6.12.
+   * silently" (Zi Yan, Nov 2025, via mm-hotfixes), v6.18, backported to stable 6.12.59 and
+   * 6.17.9 (a "6.12" era here means 6.12.0). Min-order mappings exist since v6.12.
    */
   splitBelowMinOrderFails: boolean;
   /** Minimum-order page-cache folios (large block sizes), v6.12. */
@@ -124,7 +125,8 @@ const kernelEraSchema = z.object({
   /**
    * A split below the mapping's minimum folio order fails (-EINVAL) instead of silently
    * raising the target order: "mm/huge_memory: do not change split_huge_page*() target order
-   * silently" (Zi Yan, late 2025), v6.19 [U]. Min-order mappings exist since v6.12.
+   * silently" (Zi Yan, Nov 2025, via mm-hotfixes), v6.18, backported to stable 6.12.59 and
+   * 6.17.9 (a "6.12" era here means 6.12.0). Min-order mappings exist since v6.12.
    */
   splitBelowMinOrderFails: z.boolean(),
   /** Minimum-order page-cache folios (large block sizes), v6.12. */
@@ -178,7 +180,7 @@ export function kernelEra(version: string, overrides: Partial<KernelEra> = {}): 
     reclaimSkipsMayDeadlock: since("6.16"),
     fallbackMigrateRefusesDirty: since("6.16"),
     nonUniformSplit: since("6.15"),
-    splitBelowMinOrderFails: since("6.19"),
+    splitBelowMinOrderFails: since("6.18"),
     minOrderMappings: since("6.12"),
     ...overrides,
   });
