@@ -24,7 +24,8 @@
  *   unless reclaim honours the mapping's AS flag.
  *
  * The exploration (random schedules, or PCT / exhaustive for benchmarks) reports a deadlock when
- * a run ends with a wait-for cycle. {@link fuseReclaimDeadlockMatrix} runs the matrix {reclaim
+ * a run ends with a wait-for cycle (drawn with `waitForFigure` and {@link waitReportOf}).
+ * {@link fuseReclaimDeadlockMatrix} runs the matrix {reclaim
  * can wait on the server / cannot} × {1 thread, N threads of which one allocates, N threads
  * all allocating}; {@link c13DeadlockSearch} is the one search the benchmark times.
  *
@@ -57,6 +58,7 @@ import {
 import { FuseMount, type FuseWritebackDesign, fuseWriteIter } from "../fs/fuse.ts";
 import { fuseSyncWrites } from "../fs/fuse_writeback.ts";
 import { type Figure, plot } from "../plot/display.ts";
+import type { WaitReport } from "../sim/deadlock.ts";
 
 /**
  * Configuration of the reclaim-deadlock scenario ({@link fuseReclaimDeadlockSetup}).
@@ -205,13 +207,9 @@ export function fuseReclaimDeadlockSetup(config: FuseReclaimDeadlockConfigInput 
     return {
       outcome: (run) => {
         const cycles = run.waits?.cycles ?? [];
-        const tasks = (c: string[]) => new Set(c.filter((n) => /#\d+$/.test(n)));
         return {
-          [C13_SELF_WAIT]: cycles.some((c) => {
-            const t = tasks(c);
-            return t.size === 1 && [...t][0]!.startsWith("fuse-server");
-          }),
-          [C13_VIA_FSYNC]: cycles.some((c) => [...tasks(c)].some((t) => t.startsWith("app#"))),
+          [C13_SELF_WAIT]: cycles.some(isSelfWait),
+          [C13_VIA_FSYNC]: cycles.some(isViaFsync),
         };
       },
       fingerprint: () => {
@@ -262,6 +260,24 @@ export interface C13DeadlockSearchOptions {
   states?: boolean;
   /** Stop at the first deadlock (default false). */
   stopAtFirstFailure?: boolean;
+  /**
+   * Which executions count as failures (the counterexample is the first of them): any deadlock
+   * (default), only a server thread waiting on its own request, or only cycles through fsync.
+   */
+  want?: "deadlock" | "self-wait" | "via-fsync";
+}
+
+function cycleTasks(c: readonly string[]): string[] {
+  return [...new Set(c.filter((n) => /#\d+$/.test(n)))];
+}
+
+function isSelfWait(c: readonly string[]): boolean {
+  const t = cycleTasks(c);
+  return t.length === 1 && t[0]!.startsWith("fuse-server");
+}
+
+function isViaFsync(c: readonly string[]): boolean {
+  return cycleTasks(c).some((t) => t.startsWith("app#"));
 }
 
 function makeSearch(kind: C13SearchKind, executions: number, seed: number): Search {
@@ -291,12 +307,43 @@ export function c13DeadlockSearch(o: C13DeadlockSearchOptions = {}): ExploreResu
       return h ? { ...h, fingerprint: undefined } : h;
     }
     : setup;
+  const want = o.want ?? "deadlock";
+  const pick = want === "self-wait" ? isSelfWait : want === "via-fsync" ? isViaFsync : null;
   return explore(s, {
     search: makeSearch(o.search ?? "random", o.executions ?? 200, o.seed ?? 1),
     seed: o.seed ?? 1,
     maxSteps: 200_000,
     stopAtFirstFailure: o.stopAtFirstFailure,
+    fails: (run) => run.waits?.kind === "cycle" && (pick === null || run.waits.cycles.some(pick)),
   });
+}
+
+/**
+ * The part of a wait-for report worth drawing: the cycles and hung chains, and the blocked tasks
+ * that are on them or wait for (or on a holder of) one of their nodes — idle daemons and server
+ * threads waiting for work are dropped. `keep` selects tasks instead. For a readable
+ * `waitForFigure`.
+ *
+ * @example
+ * ```ts
+ * import { c13DeadlockSearch, waitReportOf } from "@mmsim/mmsim";
+ * const w = c13DeadlockSearch({ executions: 2 }).counterexample!.waits!;
+ * const part = waitReportOf(w);
+ * if (part.cycles.length !== 1 || part.blocked.some((b) => b.task.startsWith("sda"))) throw new Error();
+ * ```
+ */
+export function waitReportOf(report: WaitReport, keep?: (task: string) => boolean): WaitReport {
+  const onChain = new Set([...report.cycles.flat(), ...report.hung.flat()]);
+  const wanted = keep ??
+    ((t: string) => {
+      const b = report.blocked.find((x) => x.task === t);
+      return onChain.has(t) ||
+        (b !== undefined && (onChain.has(b.waitsFor) || b.heldBy.some((h) => onChain.has(h))));
+    });
+  const blocked = report.blocked.filter((b) => wanted(b.task));
+  const cycles = report.cycles.filter((c) => c.some((n) => /#\d+$/.test(n) && wanted(n)));
+  const hung = report.hung.filter((h) => wanted(h[0]!));
+  return { ...report, blocked, cycles, hung };
 }
 
 /**
@@ -524,6 +571,7 @@ export function fuseReclaimDeadlockFigure(cells: readonly C13Cell[]): Figure {
       Plot.text(data, {
         x: "column",
         y: "rowLabel",
+        fill: (d: { rate: number }) => (d.rate > 0.6 ? "white" : "black"),
         text: (d: C13Cell) =>
           `${d.verdict} (${d.deadlocks}/${d.executions})\nclaim: ${d.predicted}`,
         fontSize: 11,

@@ -23,6 +23,7 @@ import { defineConfig, type Same, zodOf } from "../_config.ts";
 import { Engine } from "../sim/engine.ts";
 import { Latency } from "../sim/latency.ts";
 import type { Trace } from "../sim/trace.ts";
+import type { WaitReport } from "../sim/deadlock.ts";
 import { filemapGetEntry, newContentTag } from "../mm/address_space.ts";
 import { Mm } from "../mm/mm.ts";
 import { spawnFlusher, syncFilesystem } from "../mm/fs_writeback.ts";
@@ -173,6 +174,8 @@ export interface FuseHungServerResult {
   migrate: FuseCallOutcome | null;
   /** Kind of the run's wait report at the end ("hung", "cycle", "blocked" or "none"). */
   waits: string;
+  /** The run's wait-for report at the end (null if nothing was blocked). */
+  waitReport: WaitReport | null;
   /** How the run ended. */
   reason: string;
   /** The trace, when asked for. */
@@ -289,6 +292,7 @@ export function runFuseHungServer(
     sync,
     migrate,
     waits: run.waits?.kind ?? "none",
+    waitReport: run.waits,
     reason: run.reason,
     trace: run.trace,
   };
@@ -391,31 +395,70 @@ export function fuseHungServerFigure(runs: readonly FuseHungServerResult[]): Fig
       ? `sync(2) returned at ${(r.sync.atNs / 1e6).toFixed(0)} ms`
       : "sync(2) still blocked (hung)",
   }));
+  const returned = notes.filter((_, i) => runs[i]!.sync.returned);
+  const hung = notes.filter((_, i) => !runs[i]!.sync.returned);
+  const ends = runs.flatMap((r) => {
+    const last = r.samples.filter((s) => s.tNs === r.samples.at(-1)?.tNs);
+    return last.map((s) => ({
+      kernel: label(r),
+      counter: s.counter,
+      ms: s.tNs / 1e6,
+      kib: s.bytes / 1024,
+    }));
+  });
   return plot({
     width: 760,
-    height: 380,
-    marginRight: 30,
-    fy: { label: null },
+    height: 400,
+    marginRight: 100,
+    fy: { label: null, axis: null, padding: 0.15 },
     x: { label: "time (ms) →", grid: true },
     y: { label: "↑ KiB", grid: true },
     color: { legend: true, domain: ["WritebackTmp", "Writeback"] },
     marks: [
-      Plot.line(data, { fy: "kernel", x: "ms", y: "kib", stroke: "counter", curve: "step-after" }),
-      Plot.ruleX(notes.filter((_, i) => runs[i]!.sync.returned), {
+      Plot.line(data, {
         fy: "kernel",
         x: "ms",
-        stroke: "#2ca02c",
-        strokeDasharray: "4,3",
+        y: "kib",
+        stroke: "counter",
+        strokeWidth: 2,
+        curve: "step-after",
       }),
-      Plot.text(notes, {
+      Plot.text(ends, {
         fy: "kernel",
         x: "ms",
-        frameAnchor: "top",
-        text: "text",
-        textAnchor: "end",
-        dx: -4,
-        dy: 10,
+        y: "kib",
+        text: "counter",
+        fill: "counter",
+        textAnchor: "start",
+        dx: 6,
         fontSize: 11,
+      }),
+      Plot.text(runs.map(label), {
+        fy: (d: string) => d,
+        frameAnchor: "top-left",
+        text: (d: string) => d,
+        dx: 6,
+        dy: 4,
+        fontWeight: "bold",
+        fontSize: 12,
+      }),
+      Plot.ruleX(returned, { fy: "kernel", x: "ms", stroke: "#2ca02c", strokeDasharray: "4,3" }),
+      Plot.text(returned, {
+        fy: "kernel",
+        x: "ms",
+        frameAnchor: "middle",
+        text: "text",
+        textAnchor: "start",
+        dx: 6,
+        fill: "#2ca02c",
+        fontSize: 11,
+      }),
+      Plot.text(hung, {
+        fy: "kernel",
+        frameAnchor: "middle",
+        text: "text",
+        fill: "#d62728",
+        fontSize: 12,
       }),
     ],
   }, { title: "C1.4 — temp memory and sync(2) with a hung server, temp pages vs v6.16" });

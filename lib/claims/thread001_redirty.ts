@@ -348,16 +348,59 @@ export function fuseOutstandingSweep(o: FuseOutstandingSweepOptions = {}): FuseO
  * ```
  */
 export function fuseOutstandingFigure(points: readonly FuseOutstandingPoint[]): Figure {
+  const lines = [...new Set(points.map((p) => p.line))];
+  const last = lines.map((l) => {
+    const ps = points.filter((p) => p.line === l);
+    return ps.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  });
+  // Lines that end on the same value get their labels stacked.
+  const dy = (p: FuseOutstandingPoint) => {
+    const same = last.filter((q) => q.maxOutstanding === p.maxOutstanding);
+    return 12 * (same.indexOf(p) - (same.length - 1) / 2) - 2;
+  };
+  const ratios = [...new Set(points.map((p) => p.ratio))].sort((a, b) => a - b);
   return plot({
-    width: 720,
+    width: 760,
     height: 380,
-    marginRight: 20,
-    x: { type: "log", label: "server latency / redirty interval →", grid: true },
+    marginRight: 170,
+    x: {
+      type: "log",
+      label: "server latency / redirty interval →",
+      grid: true,
+      ticks: ratios,
+      tickFormat: (d: number) => String(d),
+    },
     y: { label: "↑ max WRITEs outstanding for one page offset", grid: true, zero: true },
-    color: { legend: true },
+    color: { legend: true, domain: lines },
     marks: [
-      Plot.line(points, { x: "ratio", y: "maxOutstanding", stroke: "line", marker: "circle" }),
       Plot.ruleY([1, 2], { stroke: "#bbb", strokeDasharray: "3,3" }),
+      Plot.line(points.filter((p) => p.queueDepth !== 1), {
+        x: "ratio",
+        y: "maxOutstanding",
+        stroke: "line",
+        strokeWidth: 2,
+        marker: "circle",
+      }),
+      Plot.line(points.filter((p) => p.queueDepth === 1), {
+        x: "ratio",
+        y: "maxOutstanding",
+        stroke: "line",
+        strokeWidth: 2,
+        strokeDasharray: "6,4",
+        marker: "circle",
+      }),
+      ...last.map((p) =>
+        Plot.text([p], {
+          x: "ratio",
+          y: "maxOutstanding",
+          text: "line",
+          fill: "line",
+          textAnchor: "start",
+          dx: 8,
+          dy: dy(p),
+          fontSize: 11,
+        })
+      ),
     ],
   }, { title: "C1.1/C1.2/C1.4 — WRITEs outstanding per page offset (Plot A)" });
 }

@@ -213,6 +213,10 @@ export function waitForFigure(report: WaitReport, title?: string): Figure {
       edges.push({ from: h[i]!, to: h[i + 1]!, cycle: false });
     }
   }
+  // Cycle edges between two non-task nodes (a request held by a task) are in no blocked entry.
+  for (const c of report.cycles) {
+    for (let i = 0; i + 1 < c.length; i++) edges.push({ from: c[i]!, to: c[i + 1]!, cycle: true });
+  }
   for (const e of report.blocked) {
     edges.push({ from: e.task, to: e.waitsFor, cycle: cycleEdges.has(`${e.task}→${e.waitsFor}`) });
     for (const h of e.heldBy) {
