@@ -33,7 +33,7 @@
  * !uptodate, dirty placeholder for the device page, so the generic paths reach the wrappers the
  * same way; a real design would put the ZONE_DEVICE page in the xarray and free A. Copies and
  * faults are the same; the memory saved is not modelled. Upstream device-private migration
- * supports anonymous memory only (mm/migrate_device.c `migrate_vma_collect_pmd`: "For now only
+ * supports anonymous memory only (mm/migrate_device.c `__migrate_device_pages`: "For now only
  * support anonymous memory migrating to device private or coherent memory"): the migrate and
  * bounce strategies model a design, not a kernel.
  *
@@ -47,7 +47,10 @@
  *
  * Left out: large folios (A is one base page), partial-page writes (write(2) overwrites a whole
  * page, so revoking A' needs no copy back), reclaim of A (it stays dirty while the device owns
- * it), the device's own writeback.
+ * it), the device's own writeback, ZONE_DEVICE struct pages for device memory (so neither the
+ * +1 that device-private pages add to migration's expected reference count nor
+ * `dev_pagemap` references are modelled), other kmap users than write(2) (e.g. a GUP pin on A
+ * taken before the device's write, whose holder keeps writing into A).
  *
  * @module
  */

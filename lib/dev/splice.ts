@@ -142,7 +142,8 @@ export function* filemapSpliceRead(
  * Read every buffer out of `pipe`: `page_cache_pipe_buf_confirm` (ENODATA if the page left the
  * page cache, EIO if it is not uptodate — recorded in {@link spliceStats}), copy the page's
  * content tag, release the buffer's reference. Stops at the first failed confirm (its buffer
- * is released too) and returns its errno if nothing was read.
+ * is released too) and returns its errno if nothing was read (ENODATA comes back as ENOENT:
+ * the model's Errno has no ENODATA).
  *
  * @example
  * ```ts

@@ -66,6 +66,41 @@ Deno.test("HmmDevice", async (t) => {
     assert.equal(dev.pte(file, 0), undefined);
   });
 
+  await t.step(
+    "a thousand device threads: one write notification per episode, nothing stale",
+    () => {
+      const { env, mm, file, dev, hf } = world();
+      const oracle = new HmmOracle(hf, 2);
+      for (let k = 0; k < 1000; k++) {
+        env.spawn(`gpu-${k}`, function* (e) {
+          yield e.sleep(e.current!.rng.int(50_000));
+          if (k % 10 === 0) {
+            const start = oracle.readStart();
+            const r = yield* deviceLoad(dev, file, k % 2);
+            if (r.ok) oracle.checkRead("device load", k % 2, r.value, start);
+          } else yield* deviceStore(dev, file, k % 2, ++mm.contentTag);
+        });
+      }
+      env.spawn("cpu", function* (e) {
+        for (let j = 0; j < 20; j++) {
+          yield e.sleep(2_500);
+          const start = oracle.readStart();
+          const r = yield* hf.read(j % 2);
+          if (r.ok) oracle.checkRead("read(2)", j % 2, r.value, start);
+        }
+        yield e.sleep(60_000);
+        yield* hf.fsync();
+        oracle.finalCheck();
+      });
+      assert.equal(env.run().reason, "done");
+      assert.equal(dev.stats.stores, 900);
+      assert.ok(dev.stats.writeEpisodes >= 2);
+      assert.equal(hf.stats.mkwrite, dev.stats.writeEpisodes);
+      assert.deepEqual(dev.stats.episodesByMkwrite, [0, dev.stats.writeEpisodes, 0]);
+      assert.equal(oracle.events.staleReads + oracle.events.lostWrites, 0);
+    },
+  );
+
   await t.step("device memory exhaustion is a scenario bug (throws, naming the device)", () => {
     const { dev } = world();
     for (let i = 0; i < 8; i++) dev.allocFrame();
