@@ -142,7 +142,7 @@ function c13(o: ClaimRunOptions): ClaimOutcome {
       `condition (${disagree.map((c) => `${c.row}, ${c.column}`).join("; ") || "none"})`,
     figures,
     agrees: disagree.length === 0,
-    detail: `Random-schedule exploration, ${cells[0]?.executions ?? 0} executions per cell. ` +
+    detail: `PCT exploration (depth 3), ${o.quick ? 60 : 200} executions per cell. ` +
       `2013 cycle: ${example}. Cycles through fsync's writeback wait: ${viaFsync}; a ` +
       `server thread waiting on its own request's page: ${selfWaits}. ` +
       (disagree.length > 0
@@ -283,7 +283,7 @@ export const claims: Claim[] = [
       "rows: the 2013 wait proposal and no-temp without the AS flag (reclaim can wait on the " +
       "server) vs temp pages + 8b284dc47291 and v6.16 (it cannot); columns: 1 thread, 4 threads " +
       "of which 1 allocates, 4 threads all allocating",
-      "random-schedule exploration; a deadlock is a run ending with a wait-for cycle",
+      "PCT exploration of schedules (depth 3); a deadlock is a run ending with a wait-for cycle",
     ],
     era: "2013 proposal and 2025 (v6.16 and its predecessor without 0c4f8ed498ce)",
     expected: "cycle iff reclaim waits and (1 thread or all allocating)",

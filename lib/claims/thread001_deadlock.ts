@@ -23,7 +23,8 @@
  *   reclaim can wait on a folio of a request — even the one the thread itself is handling —
  *   unless reclaim honours the mapping's AS flag.
  *
- * The exploration (random schedules, or PCT / exhaustive for benchmarks) reports a deadlock when
+ * The exploration (PCT by default — probabilistic concurrency testing, Burckhardt et al. 2010,
+ * depth 3; random or bounded exhaustive on request) reports a deadlock when
  * a run ends with a wait-for cycle (drawn with `waitForFigure` and {@link waitReportOf}).
  * {@link fuseReclaimDeadlockMatrix} runs the matrix {reclaim
  * can wait on the server / cannot} × {1 thread, N threads of which one allocates, N threads
@@ -250,7 +251,7 @@ export type C13SearchKind = "random" | "pct" | "exhaustive";
 export interface C13DeadlockSearchOptions {
   /** The scenario (default: the 2013 wait variant, one allocating thread, memcg v1). */
   scenario?: FuseReclaimDeadlockConfigInput;
-  /** Search kind (default random). */
+  /** Search kind (default pct: PCT with depth 3, `executions` runs). */
   search?: C13SearchKind;
   /** Executions (default 200). */
   executions?: number;
@@ -310,7 +311,7 @@ export function c13DeadlockSearch(o: C13DeadlockSearchOptions = {}): ExploreResu
   const want = o.want ?? "deadlock";
   const pick = want === "self-wait" ? isSelfWait : want === "via-fsync" ? isViaFsync : null;
   return explore(s, {
-    search: makeSearch(o.search ?? "random", o.executions ?? 200, o.seed ?? 1),
+    search: makeSearch(o.search ?? "pct", o.executions ?? 200, o.seed ?? 1),
     seed: o.seed ?? 1,
     maxSteps: 200_000,
     stopAtFirstFailure: o.stopAtFirstFailure,
@@ -434,6 +435,8 @@ export interface C13Cell {
   allocatingThreads: number;
   /** Executions explored. */
   executions: number;
+  /** The search covered every schedule within its bounds (exhaustive search only). */
+  complete: boolean;
   /** Executions ending in a wait-for cycle. */
   deadlocks: number;
   /** Verdict of the `deadlock` label. */
@@ -467,7 +470,7 @@ export interface C13MatrixOptions {
   executions?: number;
   /** Seed (default 1). */
   seed?: number;
-  /** Search (default random). */
+  /** Search (default pct: PCT with depth 3, `executions` runs per cell). */
   search?: C13SearchKind;
   /** Rows (default {@link C13_ROWS}). */
   rows?: readonly C13Row[];
@@ -499,7 +502,7 @@ export function fuseReclaimDeadlockMatrix(o: C13MatrixOptions = {}): C13Cell[] {
           serverThreads: col.threads,
           allocatingThreads: col.allocating,
         },
-        search: o.search,
+        search: o.search ?? "pct",
         executions: o.executions ?? 200,
         seed: o.seed,
         states: false,
@@ -516,6 +519,7 @@ export function fuseReclaimDeadlockMatrix(o: C13MatrixOptions = {}): C13Cell[] {
         serverThreads: col.threads,
         allocatingThreads: col.allocating,
         executions: r.executions,
+        complete: r.complete,
         deadlocks,
         verdict: r.verdicts.deadlock ?? "Never",
         predicted,
@@ -531,13 +535,14 @@ export function fuseReclaimDeadlockMatrix(o: C13MatrixOptions = {}): C13Cell[] {
 
 /**
  * Plot C: the deadlock matrix — per cell the verdict and the share of executions that ended in a
- * wait-for cycle; a cell where the model disagrees with the claim's condition is outlined.
+ * wait-for cycle ("all": the exhaustive search covered every schedule within its bounds); a cell
+ * where the model disagrees with the claim's condition is outlined.
  *
  * @example
  * ```ts
  * import { fuseReclaimDeadlockFigure } from "@mmsim/mmsim";
  * const fig = fuseReclaimDeadlockFigure([{ row: "r", rowLabel: "row", column: "1 thread",
- *   serverThreads: 1, allocatingThreads: 1, executions: 4, deadlocks: 2, verdict: "Sometimes",
+ *   serverThreads: 1, allocatingThreads: 1, executions: 4, complete: false, deadlocks: 2, verdict: "Sometimes",
  *   predicted: "cycle", agrees: true, selfWaits: 0, viaFsync: 2, cycle: "" }]);
  * if (!fig.svg.includes("<rect")) throw new Error("no cells");
  * ```
@@ -573,10 +578,14 @@ export function fuseReclaimDeadlockFigure(cells: readonly C13Cell[]): Figure {
         y: "rowLabel",
         fill: (d: { rate: number }) => (d.rate > 0.6 ? "white" : "black"),
         text: (d: C13Cell) =>
-          `${d.verdict} (${d.deadlocks}/${d.executions})\nclaim: ${d.predicted}`,
+          `${d.verdict} (${d.deadlocks}/${d.executions}${
+            d.complete ? ", all" : ""
+          })\nclaim: ${d.predicted}`,
         fontSize: 11,
         lineHeight: 1.2,
       }),
     ],
-  }, { title: "C1.3 — reclaim deadlock: exploration verdicts (Plot C; outlined = model ≠ claim)" });
+  }, {
+    title: "C1.3 — reclaim deadlock: exploration verdicts (Plot C; outlined = model ≠ claim)",
+  });
 }

@@ -145,7 +145,9 @@ export const cells: CellSpec[] = [
     PG_reclaim is waited for. So the server runs in a v1 memory cgroup at its limit: every
     allocation while storing a WRITE first reclaims (\`try_charge_memcg\` retrying
     \`try_to_free_mem_cgroup_pages\`). The workload: page B is in flight, a DIO completion
-    re-dirties it, write(2) dirties page A, fsync(2) writes both back. Four kernel realities:
+    re-dirties it, write(2) dirties page A, fsync(2) writes both back. Each cell is an exploration
+    of 200 schedules with PCT (probabilistic concurrency testing, depth 3); a deadlock is a run
+    that ends with a cycle in its wait-for graph. Four kernel realities:
   `),
   code(`
     await mm.show(mm.table(mm.C13_ROWS.map((r) => ({
@@ -189,7 +191,7 @@ export const cells: CellSpec[] = [
     await mm.show(mm.table(matrix.map((c) => ({
       row: c.rowLabel, column: c.column, verdict: c.verdict, deadlocks: c.deadlocks,
       "via fsync": c.viaFsync, "self-wait": c.selfWaits, claim: c.predicted, agrees: c.agrees,
-    })), { title: "Plot C data (random schedules)" }));
+    })), { title: "Plot C data (PCT exploration, depth 3)" }));
     await mm.show(await check("C1.3", false));
   `),
   md(`
