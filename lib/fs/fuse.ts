@@ -10,6 +10,9 @@
  * design without temp pages (0c58a97f919c "fuse: remove tmp folio for writebacks and internal rb
  * tree": PG_writeback held until the reply, AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM set on the
  * mapping) and the read side (`fuse_readahead`, `fuse_read_folio`, `fuse_readpages_end`).
+ * fsync(2) is `fuse_fsync` (filemap_write_and_wait, then `fuse_sync_writes` = fuse_set_nowrite +
+ * fuse_release_nowrite from fs/fuse/dir.c, then FUSE_FSYNC). The temp-page code was read at a
+ * v3.14-era revision of fs/fuse/file.c (`fuse_writepage_in_flight` as 8b284dc47291 added it).
  *
  * Writeback designs ({@link FuseWritebackDesign}):
  * - `no-check` — temp pages, writeback ended right after the copy, no in-flight check (before
@@ -25,7 +28,12 @@
  *
  * Left out: the rb-tree (a list gives the same answers), writeback of partial pages, file size
  * cropping (`fuse_send_writepage`'s `crop`), FOPEN_DIRECT_IO, passthrough, iomap-based large
- * folios of v6.17+.
+ * folios of v6.17+, `->writepage` (fuse_writepage: reclaim's pageout; the model's reclaim never
+ * writes file folios), `fuse_launder_folio`, BDI_CAP_STRICTLIMIT.
+ *
+ * Divergence: the wait-for graph names who must act for a request (the filling task before it
+ * is sent, the server threads while it is queued, the handling thread after): the kernel has no
+ * such notion; it is what a hung-task report plus a look at /dev/fuse would tell.
  *
  * @module
  */
