@@ -2,9 +2,7 @@
  * The model's predictions for the cross-check experiments: the hook where the simulation
  * plugs in.
  *
- * TODO(lead): implement {@link modelPredictions} with the thread scenarios once they exist.
- * Until then every prediction is "pending" and the comparison table shows the real
- * observations only. The predictions must be computed by the simulation for the same setup
+ * {@link modelPredictions} runs the thread scenarios. The predictions must be computed by the simulation for the same setup
  * ({@link EXPERIMENT_SETUPS}) and the kernel era of each booted kernel
  * (`kernelEra(kernel.kernelVersion)` from lib/mm/era.ts); never copy the observed answers here.
  *
@@ -26,7 +24,7 @@
  * @module
  */
 
-import type { ExperimentId, OutcomeOf, SeriesId } from "./types.ts";
+import type { ExperimentId, OutcomeOf, SeriesId, WritebackHolder } from "./types.ts";
 
 /** One prediction: computed by the model, or not yet available. */
 export type Prediction<O> =
@@ -86,13 +84,57 @@ export function pendingPredictions(
   return map;
 }
 
+/** Which counter holds at least a quarter of `total` bytes (the compared `holder`). */
+export function holderOf(tmpBytes: number, wbBytes: number, total: number): WritebackHolder {
+  const q = total / 4;
+  if (tmpBytes >= q && wbBytes >= q) return "both";
+  if (tmpBytes >= q) return "WritebackTmp";
+  if (wbBytes >= q) return "Writeback";
+  return "neither";
+}
+
 /**
- * The model's predictions for the booted kernels.
+ * The model's predictions for the booted kernels: each computed by running the thread's
+ * scenario with the kernel era of the booted version (`kernelEra(kernel.kernelVersion)`), for
+ * the setup in {@link EXPERIMENT_SETUPS}. Needs no Deno permissions.
  *
- * TODO(lead): run the thread 001, 000 and 004 scenarios with `kernelEra(k.kernelVersion)` and
- * the setups in {@link EXPERIMENT_SETUPS}, and return `{ status: "predicted", outcome, source }`
- * per experiment and series. Keep this free of Deno permissions (the library needs none).
+ * - `fuse-writeback`: thread 001's `predictFuseWritebackCounters(version)` (4 MiB written,
+ *   WRITE replies delayed 5 s, counters sampled while the replies are outstanding).
+ * - `split-at-page`: thread 004's `predictSplitFolioSizes(version)` (an order-9 tmpfs folio
+ *   split to order 0 isolating page 5; folio sizes in file order).
+ * - `hung-read-compaction`: thread 000's `predictHungReadCompaction(version)` when it exists.
  */
-export function modelPredictions(kernels: readonly PredictionKernel[]): Promise<PredictionMap> {
-  return Promise.resolve(pendingPredictions(kernels));
+export async function modelPredictions(
+  kernels: readonly PredictionKernel[],
+): Promise<PredictionMap> {
+  const map = pendingPredictions(kernels, "thread 000's hung-read scenario not plugged in yet");
+  const t001 = await import("../lib/claims/thread001_hung.ts");
+  const t004 = await import("../lib/claims/thread004_split.ts");
+  // deno-lint-ignore no-explicit-any
+  const t000: any = await import("../lib/claims/thread000.ts").catch(() => null);
+  for (const k of kernels) {
+    const total = 4 << 20;
+    const w = t001.predictFuseWritebackCounters(k.kernelVersion, { bytes: total });
+    map["fuse-writeback"]![k.series] = {
+      status: "predicted",
+      outcome: { holder: holderOf(w.writebackTmpBytes, w.writebackBytes, total) },
+      source: `lib/claims/thread001_hung.ts predictFuseWritebackCounters("${k.kernelVersion}")` +
+        ` (${w.design}: WritebackTmp ${w.writebackTmpBytes} B, Writeback ${w.writebackBytes} B)`,
+    };
+    const sizes = t004.predictSplitFolioSizes(k.kernelVersion);
+    map["split-at-page"]![k.series] = {
+      status: "predicted",
+      outcome: { folioSizes: sizes },
+      source: `lib/claims/thread004_split.ts predictSplitFolioSizes("${k.kernelVersion}")`,
+    };
+    if (t000?.predictHungReadCompaction) {
+      const h = t000.predictHungReadCompaction(k.kernelVersion);
+      map["hung-read-compaction"]![k.series] = {
+        status: "predicted",
+        outcome: { hungPageMoved: h.hungPageMoved, compactionBlocked: h.compactionBlocked },
+        source: `lib/claims/thread000.ts predictHungReadCompaction("${k.kernelVersion}")`,
+      };
+    }
+  }
+  return map;
 }
