@@ -17,7 +17,7 @@
  */
 
 // Direct imports (not mod.ts, which loads every area) keep the child's start-up short.
-import { PageCacheReplay, type ReplayConfig } from "../lib/workload/replay.ts";
+import { PageCacheReplay, type ReplayOptions } from "../lib/workload/replay.ts";
 import { readOracleGeneral } from "../lib/workload/oracle_general.ts";
 import { REFERENCE_TRACE, REFERENCE_TRACE_PATH, writeZipfTrace } from "./gen_trace.ts";
 
@@ -50,8 +50,8 @@ async function loadIds(path: string): Promise<Uint32Array> {
 }
 
 /** Replay `ids` once; returns misses and seconds. */
-function runReplay(ids: Uint32Array, config: ReplayConfig | Record<string, unknown>) {
-  const r = new PageCacheReplay(config as ReplayConfig);
+function runReplay(ids: Uint32Array, config: ReplayOptions) {
+  const r = new PageCacheReplay(config);
   const t0 = performance.now();
   r.accessIds(ids);
   const s = (performance.now() - t0) / 1000;
@@ -74,9 +74,9 @@ async function* fileChunks(path: string, size = 8 << 20): AsyncGenerator<Uint8Ar
 }
 
 /** Stream the file through a fresh replay; returns misses and seconds. */
-async function runStream(path: string, config: Record<string, unknown>) {
+async function runStream(path: string, config: ReplayOptions) {
   const t0 = performance.now();
-  const r = new PageCacheReplay(config as ReplayConfig);
+  const r = new PageCacheReplay(config);
   for await (const b of readOracleGeneral(fileChunks(path), 1 << 16, "objId")) {
     r.accessOracleBatch(b);
   }
@@ -105,7 +105,7 @@ function runNaiveMapLru(ids: Uint32Array, n: number, capacity: number) {
   return { misses, seconds: (performance.now() - t0) / 1000 };
 }
 
-const configs: Record<string, Record<string, unknown>> = {
+const configs: Record<string, Omit<ReplayOptions, "capacityPages">> = {
   lru: { policy: "lru" },
   active_inactive: { policy: "active_inactive" },
   "active_inactive (pg_referenced)": {

@@ -1,0 +1,94 @@
+/**
+ * The engine workloads of `bench/engine_bench.ts` (ping-pong, many sleepers, a small exhaustive
+ * exploration) imported straight from lib/sim rather than through mod.ts, so that a
+ * whole-process figure measures the engine and not the loading of every area of the library
+ * (mod.ts pulls in Observable Plot, linkedom and zod: about 0.25 s of CPU time).
+ *
+ * @module
+ */
+
+import { Engine } from "../lib/sim/engine.ts";
+import { waitEvent, WaitQueue } from "../lib/sim/wait_queue.ts";
+import { explore } from "../lib/sim/explore.ts";
+import { exhaustive } from "../lib/sim/exhaustive.ts";
+import { Mutex } from "../lib/sim/sync.ts";
+
+/** Ping-pong of `rounds` round trips through one wait queue; returns the number of steps. */
+export function pingPong(rounds: number): number {
+  const e = new Engine({ seed: 1 });
+  const q = new WaitQueue("ball");
+  let ball = 0;
+  e.spawn("ping", function* (env) {
+    for (let i = 0; i < rounds; i++) {
+      yield* waitEvent(env, q, () => (ball & 1) === 0);
+      ball++;
+      q.wakeUp();
+    }
+  });
+  e.spawn("pong", function* (env) {
+    for (let i = 0; i < rounds; i++) {
+      yield* waitEvent(env, q, () => (ball & 1) === 1);
+      ball++;
+      q.wakeUp();
+    }
+  });
+  return e.run({ maxSteps: Infinity }).steps;
+}
+
+/** `n` processes each sleeping `iters` random intervals; returns steps. */
+export function manySleepers(n: number, iters: number): number {
+  const e = new Engine({ seed: 1 });
+  for (let p = 0; p < n; p++) {
+    e.spawn(`p${p}`, function* (env, self) {
+      const rng = self.rng;
+      for (let i = 0; i < iters; i++) yield env.sleep(1 + rng.int(1000));
+    });
+  }
+  return e.run({ maxSteps: Infinity }).steps;
+}
+
+/** Exhaustive exploration of 3 tasks × 2 racy increments of a counter. */
+export function smallExhaustive(): { executions: number; states: number | null } {
+  const r = explore((env) => {
+    let x = 0;
+    for (const n of ["a", "b", "c"]) {
+      env.spawn(n, function* (env) {
+        for (let i = 0; i < 2; i++) {
+          const v = x;
+          yield env.point();
+          x = v + 1;
+        }
+      });
+    }
+    return { fingerprint: () => `${x}:${env.steps}` };
+  }, { search: exhaustive({ maxPreemptions: 3 }) });
+  return { executions: r.executions, states: r.distinctStates };
+}
+
+/** Two tasks taking two mutexes in opposite orders (the textbook AB-BA deadlock), explored. */
+export function abbaDeadlock(): { executions: number; states: number | null } {
+  const r = explore((env) => {
+    const a = new Mutex("A"), b = new Mutex("B");
+    let held = 0;
+    env.spawn("t1", function* (env) {
+      yield* a.lock(env);
+      held++;
+      yield env.point();
+      yield* b.lock(env);
+      b.unlock(env);
+      a.unlock(env);
+      held--;
+    });
+    env.spawn("t2", function* (env) {
+      yield* b.lock(env);
+      held++;
+      yield env.point();
+      yield* a.lock(env);
+      a.unlock(env);
+      b.unlock(env);
+      held--;
+    });
+    return { fingerprint: () => `${held}:${env.steps}:${a.owner?.id ?? -1}:${b.owner?.id ?? -1}` };
+  }, { search: exhaustive({ maxPreemptions: 3 }) });
+  return { executions: r.executions, states: r.distinctStates };
+}
