@@ -194,3 +194,4 @@ export * from "./lib/plot/display.ts";
 export * from "./lib/plot/table.ts";
 export * from "./lib/plot/memory_map.ts";
 export * from "./lib/plot/timeline.ts";
+export * from "./lib/plot/growth.ts";
