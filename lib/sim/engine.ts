@@ -302,6 +302,8 @@ export class Engine {
   #stopRequested = false;
   #running = false;
   #onStep: ((e: Engine) => void)[] = [];
+  /** True once an invariant or an onStep callback is registered (checked after every step). */
+  #hasChecks = false;
 
   /** Create an engine. */
   constructor(options: EngineOptions = {}) {
@@ -422,11 +424,13 @@ export class Engine {
    */
   invariant(name: string, fn: () => string | undefined | null | false | void): void {
     this.#invariants.push({ name, fn });
+    this.#hasChecks = true;
   }
 
   /** Call `fn` after every step (metrics sampling, state fingerprints). */
   onStep(fn: (e: Engine) => void): void {
     this.#onStep.push(fn);
+    this.#hasChecks = true;
   }
 
   /** An "always" assertion: record a violation named `name` when `cond` is false. */
@@ -485,8 +489,6 @@ export class Engine {
     let reason: EndReason;
     const ready = this.#ready;
     const heap = this.#heap;
-    const hasChecks = () => this.#invariants.length > 0 || this.#onStep.length > 0;
-    let checks = hasChecks();
     try {
       for (;;) {
         if (this.#stopRequested) {
@@ -514,12 +516,10 @@ export class Engine {
             break;
           }
           this.nowNs = t;
-          if (this.#readyHead > 0) {
-            ready.length = 0;
-            this.#readyHead = 0;
-          }
+          // The consumed entries before #readyHead stay until the compaction below: resetting
+          // `ready.length = 0` here made V8 shrink and regrow the array on every instant.
           while (heap.size > 0 && heap.peekTime() === t) ready.push(heap.pop()!);
-          n = ready.length;
+          n = ready.length - this.#readyHead;
         }
         let task: Task;
         if (n === 1 || this.#isFifo) {
@@ -533,7 +533,7 @@ export class Engine {
           this.#readyHead = 0;
         }
         this.#step(task);
-        if (checks || (checks = hasChecks())) this.#check();
+        if (this.#hasChecks) this.#check();
       }
     } finally {
       this.#running = false;

@@ -137,16 +137,21 @@ export class WaitQueue implements WaitTarget {
       value: undefined,
       queued: true,
     };
-    if (exclusive) this.waiters.push(w);
-    else this.waiters.unshift(w);
+    // Non-exclusive waiters go to the head (add_wait_queue), exclusive ones to the tail
+    // (add_wait_queue_exclusive); push is the cheap case of both on an empty list.
+    const ws = this.waiters;
+    if (exclusive || ws.length === 0) ws.push(w);
+    else ws.unshift(w);
     return w;
   }
 
   /** finish_wait: remove a waiter that is still queued. */
   finish(w: Waiter): void {
     if (!w.queued) return;
-    const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
+    const ws = this.waiters;
+    const i = ws.indexOf(w);
+    if (i === 0) ws.shift();
+    else if (i > 0) ws.splice(i, 1);
     w.queued = false;
   }
 
@@ -169,7 +174,8 @@ export class WaitQueue implements WaitTarget {
         continue;
       }
       // autoremove: off the list, then wake.
-      ws.splice(i, 1);
+      if (i === 0) ws.shift();
+      else ws.splice(i, 1);
       w.queued = false;
       woken++;
       wakeWaiter(w, value);
