@@ -694,14 +694,15 @@ export function* filemapGetFolioErr(
           err = null;
           break;
         }
+        // -EEXIST (EBUSY here) included: like the kernel, try the next smaller order — the
+        // occupied index may lie outside the smaller folio's range.
         err = r.errno;
         folioPut(mm, folio);
         folio = -1;
-        if (err === "EBUSY") break; // -EEXIST: someone else added one
       }
       if (order-- <= minOrder) break;
     }
-    if (err === "EBUSY") continue; // goto repeat
+    if (err === "EBUSY") continue; // -EEXIST at the smallest order: goto repeat
     if (err) return { ok: false, errno: err };
     mm.env.emit("filemap_get_folio_create", folio, null, { mapping: mapping.name, index: at });
     // filemap_add_folio locks the folio, and for mmap we expect an unlocked one.

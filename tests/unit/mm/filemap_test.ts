@@ -356,6 +356,26 @@ Deno.test("filemapGetFolio (__filemap_get_folio)", async (t) => {
     env.run();
     assert.ok(f >= 0 && !folioTestLocked(mm, f));
   });
+
+  await t.step("-EEXIST at a large order falls back to smaller orders (no livelock)", () => {
+    // __filemap_get_folio (v6.10/v6.12): an order-2 folio at 0 collides with the folio at 1
+    // (-EEXIST); the loop goes on with order 1 (collides again) and order 0, which fits.
+    const env = new Engine();
+    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const file = AddressSpace.create(mm, { name: "m", maxOrder: 2 });
+    const n = folioAlloc(mm, 0);
+    filemapAddFolio(mm, file, n, 1);
+    folioPut(mm, n);
+    let f = -1;
+    env.spawn("w", function* () {
+      const r = yield* filemapGetFolioErr(mm, file, 0, FGP.LOCK | FGP.CREAT | fgfSetOrder(2));
+      if (r.ok) f = r.value;
+    });
+    assert.equal(env.run().reason, "done");
+    assert.equal(mm.mem.order[f], 0);
+    assert.equal(mm.mem.index[f], 0);
+    assert.equal(filemapGetEntry(file, 1), n, "the neighbour is untouched");
+  });
 });
 
 Deno.test("genericPerformWrite", async (t) => {
