@@ -689,13 +689,16 @@ function* migratePagesSync(
   );
   // The async pass's failures are not counted: they are retried synchronously below.
   const nrThpSplit = stats.nrThpSplit - astats.nrThpSplit;
+  const nrSplit = stats.nrSplit - astats.nrSplit;
   if (rc === "ENOMEM") {
     ret.push(...folios);
     return rc;
   }
   stats.nrFailedPages = astats.nrFailedPages;
   stats.nrThpFailed = astats.nrThpFailed + nrThpSplit;
-  nrFailed += nrThpSplit;
+  // "Count nr_split only, since it includes nr_thp_split" (a259945efe6a, v6.7): a split large
+  // folio of any order counts as one failure.
+  nrFailed += nrSplit;
   // Fall back to migrating all failed folios one by one synchronously.
   from.push(...folios);
   while (from.length > 0) {
