@@ -11,7 +11,9 @@
  * `page_cache_ra_order`, `ondemand_readahead`, `page_cache_sync_ra`, `page_cache_async_ra`)
  * with the v6.12 minimum-order changes (Pankaj Raghav, "readahead: allocate folios with
  * mapping_min_order in readahead", v6 of 29 May 2024: aligned start index, min-order folios,
- * the PG_readahead mark rounded up to the minimum folio size), and mm/filemap.c
+ * the PG_readahead mark rounded up to the minimum folio size), with Jan Kara's v6.8 fix
+ * "readahead: avoid multiple marked readahead pages" (`ra_alloc_folio` and the expected index
+ * of `ondemand_readahead` round the mark down to the folio, not up), and mm/filemap.c
  * `page_cache_next_miss` / `page_cache_prev_miss` (v6.10-era tree b6273b55).
  *
  * The window is `struct file_ra_state` ({@link FileRaState}); a read that starts with no
@@ -212,6 +214,7 @@ function readaheadGfpMask(mapping: AddressSpace): number {
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+const roundDown = (x: number, m: number) => Math.floor(x / m) * m;
 
 /**
  * page_cache_ra_unbounded() (v6.12 with minimum order): under a NOFS allocation scope
@@ -432,8 +435,8 @@ function tryContextReadahead(
 }
 
 /**
- * ra_alloc_folio(): allocate a folio of `order`, mark it PG_readahead if it covers the
- * (order-rounded) mark, add it locked.
+ * ra_alloc_folio(): allocate a folio of `order`, mark it PG_readahead if it contains the
+ * mark (rounded down to the order, v6.8+), add it locked.
  */
 function* raAllocFolio(
   mm: Mm,
@@ -445,7 +448,9 @@ function* raAllocFolio(
 ): Process<"ok" | "ENOMEM" | "EEXIST"> {
   const folio = yield* folioAllocGfp(mm, order, gfp);
   if (folio < 0) return "ENOMEM";
-  mark = roundUp(mark, 1 << order);
+  // round_down since "readahead: avoid multiple marked readahead pages" (Jan Kara, v6.8; it was
+  // round_up from b9ff43dd2743): the folio that contains the mark gets it, and only that one.
+  mark = roundDown(mark, 1 << order);
   if (index === mark) mm.mem.setFlag(folio, PG.readahead);
   const r = filemapAddFolioLocked(mm, rac.mapping, folio, index);
   if (!r.ok) {
@@ -551,7 +556,8 @@ function* ondemandReadahead(mm: Mm, rac: Ractl, folio: number, reqSize: number):
   let mode: "initial" | "readit" = "initial";
   const decide = (): "initial" | "readit" | "random" | "stop" => {
     if (!index) return "initial";
-    const expected = roundUp(ra.start + ra.size - ra.asyncSize, 1 << order);
+    // round_down since v6.8 (the same fix as ra_alloc_folio's mark).
+    const expected = roundDown(ra.start + ra.size - ra.asyncSize, 1 << order);
     if (index === expected || index === ra.start + ra.size) {
       ra.start += ra.size;
       ra.size = getNextRaSize(ra, maxPages);

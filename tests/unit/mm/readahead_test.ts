@@ -8,6 +8,7 @@ import {
   fileRaStateInit,
   Mm,
   pageCacheAsyncRa,
+  pageCacheRaOrder,
   PF_MEMALLOC_NOFS,
   PG,
   readaheadControl,
@@ -133,7 +134,9 @@ Deno.test("readahead with large and minimum-order folios", async (t) => {
     const { env, mm, file, ra } = setup({ maxOrder: 2 });
     readSeq(env, mm, file, ra, [[0, 1]]);
     // The first window (4 pages, async 3) is one order-2 folio; the mark (page 1) is rounded
-    // up to the folio size (ra_alloc_folio) and lands past the window: no PG_readahead.
+    // down to the folio (ra_alloc_folio, v6.8+), so folio 0 is marked — and the read itself
+    // meets the mark at once: page_cache_async_ra clears it and, at index 0, starts an
+    // initial window over the folios already there. No PG_readahead is left.
     assert.equal(mm.mem.order[filemapGetEntry(file, 0)], 2);
     assert.deepEqual(marks(mm, file), []);
     readSeq(env, mm, file, ra, [[1, 3], [4, 1]]);
@@ -151,6 +154,22 @@ Deno.test("readahead with large and minimum-order folios", async (t) => {
       assert.equal(mm.mem.index[f], i);
     }
     assert.deepEqual(marks(mm, file), [12]);
+  });
+
+  await t.step("ra_alloc_folio marks only the folio containing the mark (round_down, v6.8)", () => {
+    // Jan Kara's example in "readahead: avoid multiple marked readahead pages": window from 1
+    // with mark 1; folios of order 0 at 1, 1 at 2, 2 at 4 and 0 at 8. round_up marked 1, 2
+    // and 4; round_down marks 1 only.
+    const { env, mm, file } = setup({ maxOrder: 2 });
+    const ra = { ...fileRaStateInit(mm), start: 1, size: 8, asyncSize: 8 };
+    env.spawn("ra", function* () {
+      yield* pageCacheRaOrder(mm, readaheadControl(file, ra, 1), 0);
+    });
+    env.run();
+    assert.deepEqual(cached(file), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(mm.mem.order[filemapGetEntry(file, 2)], 1);
+    assert.equal(mm.mem.order[filemapGetEntry(file, 4)], 2);
+    assert.deepEqual(marks(mm, file), [1]);
   });
 
   await t.step("a min-order mapping aligns the window and the mark to the minimum folio", () => {
