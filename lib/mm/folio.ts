@@ -4,7 +4,9 @@
  * Follows include/linux/page-flags.h (flag tests), include/linux/mm.h (`folio_get`,
  * `folio_put`, `folio_expected_ref_count` as of v6.16), include/linux/page_ref.h
  * (`folio_ref_freeze`/`unfreeze`), include/linux/pagemap.h and mm/filemap.c (`folio_lock`,
- * `folio_trylock`, `folio_unlock`, `folio_wait_bit`, `folio_end_read`, `folio_wake_bit`), and
+ * `folio_trylock`, `folio_unlock`, `folio_wait_bit`, `folio_end_read`, `folio_wake_bit`; read
+ * at the v6.10-era tree b6273b55, whose folio_end_read still has the unconditional
+ * VM_BUG_ON_FOLIO(folio_test_uptodate), not checked here), and
  * mm/page_alloc.c `free_pages_prepare()` / `page_expected_state()` for what may not be freed
  * (PAGE_FLAGS_CHECK_AT_FREE: PG_lru, PG_locked, PG_private, PG_private_2, PG_writeback,
  * PG_reserved, PG_active, PG_unevictable, PG_mlocked; a mapping; a mapcount).
@@ -277,9 +279,11 @@ export function folioRefUnfreeze(mm: Mm, folio: number, count: number): void {
 
 /**
  * folio_expected_ref_count (include/linux/mm.h, v6.16): references the kernel can account
- * for — one per page from the page cache (file folios), one for PG_private, one per mapping —
- * not counting the caller's own. Anonymous folios: mappings only (no swap cache here). PG_private_2 is not counted (it was, via page_has_private(), before
- * about v6.0: era switch `migrateCountsPrivate2`).
+ * for — one per page from the page cache, one for PG_private (for any folio that is not
+ * anonymous, in the page cache or not), one per mapping — not counting the caller's own.
+ * Anonymous folios: mappings only (no swap cache here). PG_private_2 is not counted; before
+ * v6.0 migration's expected_page_refs() counted page_has_private() (PG_private or PG_private_2)
+ * once, and only for a folio with a mapping (era switch `migrateCountsPrivate2`).
  *
  * @example
  * ```ts
@@ -295,10 +299,18 @@ export function folioExpectedRefCount(mm: Mm, folio: number): number {
   const mem = mm.mem;
   let n = 0;
   // Anonymous folios: one reference per page from the swap cache (not modelled) + mappings.
-  if (mm.isFileMapping(mem.mapping[folio]!)) {
-    n += 1 << mem.order[folio]!;
-    if (mem.testFlag(folio, PG.private)) n += 1;
-    else if (mm.era.migrateCountsPrivate2 && mem.testFlag(folio, PG.private_2)) n += 1;
+  if (!folioTestAnon(mm, folio)) {
+    const inCache = mm.isFileMapping(mem.mapping[folio]!);
+    // One reference per page from the page cache (!!folio->mapping << order).
+    if (inCache) n += 1 << mem.order[folio]!;
+    if (mm.era.migrateCountsPrivate2) {
+      // Before v6.0 (expected_page_refs): `if (mapping) += nr + page_has_private()`.
+      if (inCache && (mem.testFlag(folio, PG.private) || mem.testFlag(folio, PG.private_2))) {
+        n += 1;
+      }
+    } else if (mem.testFlag(folio, PG.private)) {
+      n += 1; // One reference from PG_private, with or without a mapping (v6.16).
+    }
   }
   return n + mem.mapcount[folio]!;
 }
