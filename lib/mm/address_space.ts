@@ -249,6 +249,8 @@ export function filemapAddFolio(
   const mem = mm.mem;
   const order = mem.order[folio]!;
   const nr = 1 << order;
+  // Divergence: the kernel VM_BUG_ONs a folio below mapping_min_folio_order() and does not
+  // check the maximum here (its callers size folios); the model returns -EINVAL for both.
   if (order < mapping.minOrder || (order > mapping.maxOrder && order > 0)) {
     return { ok: false, errno: "EINVAL" };
   }
@@ -285,6 +287,11 @@ export function filemapRemoveFolio(mm: Mm, folio: number): void {
   mm.vmstat.dec("nr_file_pages", nr);
   if (mem.testFlag(folio, PG.dirty)) {
     // folio_account_cleaned(): a dirty folio removed without writeback.
+    // Divergence: filemap_unaccount_folio() (mm/filemap.c, v6.10) WARNs and "leaves the dirty
+    // flag set" (cleared when the folio is freed); the model clears it here, so a later
+    // folio_mark_dirty() on a still-referenced (e.g. GUP-pinned) truncated folio reports it
+    // newly dirtied. Truncation clears PG_dirty before (folio_cancel_dirty), so only paths
+    // that remove a dirty folio reach this.
     mem.clearFlag(folio, PG.dirty);
     mm.vmstat.dec("nr_dirty", nr);
   }

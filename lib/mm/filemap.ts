@@ -277,6 +277,8 @@ export function* filemapGetReadBatch(
   const batch: number[] = [];
   const mem = mm.mem;
   let i = index;
+  // Divergence: no folio_batch limit (PAGEVEC_SIZE, 31 folios): the batch runs to `max`. A
+  // longer batch only means fewer filemap_get_pages() rounds; the stop rules are the kernel's.
   while (i <= max) {
     const folio = yield* filemapGetEntryRef(mm, mapping, i);
     if (folio < 0) break;
@@ -318,6 +320,8 @@ export function* filemapReadFolio(
   if (!read) throw new Error(`filemap_read_folio: ${mapping.name} has no ->read_folio`);
   mm.env.emit("filemap_read_folio", folio, null, { mapping: mapping.name });
   const err = yield* mapping.aops.readFolio!(mm, mapping, folio);
+  // Divergence: any non-zero ->read_folio return is -EIO here; the kernel passes the error up
+  // (AOP_TRUNCATED_PAGE from a filesystem makes filemap_create_folio's caller look again).
   if (err !== 0) return "EIO";
   if (mm.mem.testFlag(folio, PG.locked)) yield* folioWaitBit(mm, folio, PG.locked);
   if (folioTestUptodate(mm, folio)) return 0;

@@ -751,7 +751,11 @@ function finishFault(
  * was truncated meanwhile; read it (`filemap_read_folio`) and look again if it is not
  * uptodate; SIGBUS past i_size. Returns the locked folio with a reference (VM_FAULT_LOCKED),
  * or an errno (EFAULT = VM_FAULT_SIGBUS). Divergence: no read-around
- * (`do_sync_mmap_readahead` / `do_async_mmap_readahead`), no mmap_lock drop.
+ * (`do_sync_mmap_readahead` / `do_async_mmap_readahead`), no mmap_lock drop, and the mapping's
+ * invalidate_lock is not taken: the kernel holds it shared from a page-cache miss
+ * (`mapping_locked`) until the fault returns, so a major fault cannot instantiate a folio in
+ * a range being truncated under the lock held exclusively; here truncation's unmap and
+ * removal passes (truncate_pagecache) are what clean up after such a fault.
  */
 function* filemapFault(
   mm: Mm,

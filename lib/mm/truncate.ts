@@ -362,6 +362,9 @@ export function* folioUnmapInvalidate(
     );
   }
   const ret = yield* folioLaunder(mm, mapping, folio);
+  // Divergence: a positive ->launder_folio return is reported as -EIO; the kernel returns it
+  // as is and invalidate_inode_pages2_range ignores it (only ret2 < 0 counts). Filesystems
+  // return 0 or -errno.
   if (ret) return ret < 0 ? ret : EIO;
   if (mm.mem.mapping[folio] !== mapping.id) return EBUSY;
   if (!filemapReleaseFolio(mm, folio, gfp)) return EBUSY;

@@ -340,6 +340,8 @@ type FolioReferences = "RECLAIM" | "RECLAIM_CLEAN" | "KEEP" | "ACTIVATE";
 /** folio_check_references() (mm/vmscan.c), classic LRU. */
 function folioCheckReferences(mm: Mm, folio: number): FolioReferences {
   const { referenced, vmFlags } = folioReferenced(mm, folio);
+  // Divergence: no VM_LOCKED → FOLIOREF_ACTIVATE (mlock is not modelled, see mmap.ts) and no
+  // rmap-lock contention (referenced_ptes == -1 → FOLIOREF_KEEP).
   const mem = mm.mem;
   const referencedFolio = mem.testAndClearFlag(folio, PG.referenced);
   const file = folioIsFileLru(mem, folio);
