@@ -34,6 +34,15 @@
  * on large machines check `every` n steps. Use-after-free is not a rule here: holders
  * keep stale-safe FolioRefs and `mm.checkLive` reports a stale access where it happens.
  *
+ * No kernel function checks all of this at once: the rules restate, for every frame after
+ * every step, assertions the kernel makes in place with CONFIG_DEBUG_VM (VM_BUG_ON_FOLIO /
+ * VM_BUG_ON_PAGE, include/linux/mmdebug.h) — `folio_get`'s refcount check
+ * (include/linux/mm.h), the bad-page checks of `free_pages_prepare` (mm/page_alloc.c),
+ * `filemap_unaccount_folio`'s VM_BUG_ON_FOLIO(folio_mapped) and the xarray consistency that
+ * `__filemap_add_folio` / `page_cache_delete` maintain (mm/filemap.c), `__folio_mark_dirty`'s
+ * WARN_ON_ONCE(!uptodate) (mm/page-writeback.c), read in the v6.10–v6.16 trees the other
+ * modules cite. Left out: page_owner, KASAN (use-after-free is `mm.checkLive`'s job, above).
+ *
  * @module
  */
 
