@@ -12,7 +12,9 @@
  * - `replay POLICY TRACE CAPACITY RUNS`: the page-cache replay loop over ids in memory;
  * - `lrucheck TRACE CAPACITY`: pure-LRU misses vs an independent exact LRU on the whole trace;
  * - `naive TRACE N CAPACITY`: the anchors' naive Map LRU (delete + set) on the first N requests;
- * - `explore small|deadlock|c13 RUNS`: exhaustive exploration, executions and distinct states;
+ * - `explore small|deadlock RUNS`: exhaustive exploration of a small model, RUNS times;
+ * - `explore c13 N random|exhaustive`: C1.3's deadlock search (thread 001), N random schedules
+ *   or N complete bounded-exhaustive searches; executions and distinct states per second;
  * - `procs N STEPS`: memory per engine task and steps/s with N tasks (growth sweep);
  * - `frames FRAMES OPS`: buddy throughput and memory at FRAMES frames (growth sweep);
  * - `scale FRAMES`: allocate, fragment and compact a zone of FRAMES frames, RSS per phase.
@@ -67,6 +69,7 @@ async function c13() {
       distinctStates: number | null;
       verdicts: Record<string, string>;
       totalSteps: number;
+      complete: boolean;
     })
     | undefined;
   if (typeof search !== "function") {
@@ -188,19 +191,33 @@ async function main(): Promise<void> {
           emit({ available: false, why: h.why });
           return;
         }
-        // Warm up once, then time one search of `runs` executions, with and without states.
-        h.search!({ executions: Math.min(20, runs) });
+        // `random`: one search of `runs` random schedules. `exhaustive`: the bounded DFS
+        // (2 preemptions) to its end, repeated `runs` times. Warm up once first.
+        const kind = rest[2] === "exhaustive" ? "exhaustive" : "random";
+        const once = () =>
+          kind === "random"
+            ? h.search!({ executions: runs, search: "random" })
+            : h.search!({ executions: 100_000, search: "exhaustive" });
+        h.search!({ executions: 20, search: kind });
+        const reps = kind === "random" ? 1 : runs;
+        let r = once(), exec = 0, states = 0;
         const c0 = cpuSeconds(), t0 = performance.now();
-        const r = h.search!({ executions: runs, search: "random" });
+        for (let i = 0; i < reps; i++) {
+          r = once();
+          exec += r.executions;
+          states += r.distinctStates ?? 0;
+        }
         const wall = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
         emit({
           available: true,
+          search: kind,
           executions: r.executions,
           states: r.distinctStates,
           steps: r.totalSteps,
+          complete: r.complete,
           deadlock: r.verdicts.deadlock,
-          wallS: wall,
-          cpuS: cpu,
+          execPerSec: { wall: exec / wall, cpu: exec / cpu },
+          statesPerSec: { wall: states / wall, cpu: states / cpu },
         });
         return;
       }
