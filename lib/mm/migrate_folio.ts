@@ -21,7 +21,8 @@
  * `FRAGMENT_MAPPING`) or that are PG_swapbacked without a mapping (mmap.ts's anonymous pages).
  *
  * Left out: buffer-head migration (`buffer_migrate_folio`), swap cache, memcg, KSM, zone
- * statistics when the zone changes (one zone), `flush_dcache_folio`.
+ * statistics when the zone changes (one zone), `flush_dcache_folio`, AS_UNMOVABLE mappings
+ * (`move_to_new_folio`'s `mapping_unmovable()` → -EOPNOTSUPP, v6.7: secretmem, guest_memfd).
  *
  * @module
  */
