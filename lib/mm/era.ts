@@ -6,6 +6,10 @@
  * switches for that version, and any switch can be overridden to ask "what if". Versions marked
  * [U] in the docs below are inferred from commit dates, not read off a release.
  *
+ * An era is a mainline x.y.0 release. Left out: stable backports (e.g. the split min-order fix
+ * in 6.12.59), and behaviour changes no seed claim depends on (each module says which kernel
+ * tree it follows otherwise).
+ *
  * @module
  */
 
@@ -45,7 +49,9 @@ export interface KernelEra {
   private2TakesRef: boolean;
   /**
    * Migration counts PG_private_2 in the expected references (page_has_private() included
-   * it); Hugh Dickins (Sep 2025) notes migration stopped counting it around v6.0 [U].
+   * it: `expected_page_refs()` in mm/migrate.c of the v5.15-era tree b0c9fedb); Hugh Dickins
+   * (Sep 2025) notes migration stopped counting it around v6.0, when `folio_expected_refs()`
+   * tested PG_private only [U].
    */
   migrateCountsPrivate2: boolean;
   /**
