@@ -119,6 +119,16 @@ export interface AddressSpaceOperations {
    * revokes the device's copy here, the "kmap users" Jan Kara names.)
    */
   writeBegin?(mm: Mm, mapping: AddressSpace, folio: number, index: number): Process<KResult>;
+  /**
+   * Proposal, no kernel counterpart (thread 000, Miklos Szeredi, linux-fsdevel 14 Jan 2025:
+   * "an explicit callback from the migration code to the filesystem"): migration could not
+   * lock `folio`, which is not uptodate (a read in flight). The filesystem may abandon that
+   * read — unlock the folio without marking it uptodate, or remove it from the page cache,
+   * drop the references its request holds, and make the late reply be dropped — and return
+   * true; migration then takes the lock and goes on. Absent or false: the usual mode rules.
+   * Called through `folioAbandonRead` (abandon_read.ts).
+   */
+  abandonFolio?(mm: Mm, mapping: AddressSpace, folio: number, mode: MigrateMode): boolean;
 }
 
 /** Options of an {@link AddressSpace}. */

@@ -19,7 +19,9 @@
  * otherwise the task sleeps in `folio_lock` (the wait-for graph then shows who holds the lock).
  * Under writeback only MIGRATE_SYNC waits; the other modes get -EBUSY. Any reference beyond
  * `folio_expected_ref_count()` (a pipe buffer, a GUP pin, a PG_private_2 write's reference)
- * makes the refcount check fail with -EAGAIN even for an unlocked, clean folio.
+ * makes the refcount check fail with -EAGAIN even for an unlocked, clean folio. A mapping with
+ * the proposed `->abandonFolio` hook (thread 000, abandon_read.ts; no kernel has it) is asked to
+ * give up a read in flight before these rules apply.
  *
  * Lock order (as mm/migrate.c draws it, the parts modelled):
  *   folio lock (src) → folio lock (dst, trylock) → i_pages lock (implicit: a step is atomic)
@@ -56,6 +58,7 @@ import { folioTestAnon, moveToNewFolio } from "./migrate_folio.ts";
 import { GFP_KERNEL } from "./page_alloc.ts";
 import { folioWaitWriteback } from "./writeback.ts";
 import { removeMigrationPtes, tryToMigrate } from "./_migrate_rmap.ts";
+import { folioAbandonRead } from "./abandon_read.ts";
 import { splitFolioToList } from "./split.ts";
 
 export {
@@ -408,7 +411,8 @@ function* migrateFolioUnmap(
   let rc: Errno = "EAGAIN";
   let locked = false, dstLocked = false, wasMapped = false;
   out: {
-    if (!folioTrylock(mm, src)) {
+    // Proposal (thread 000, no kernel has it): the filesystem may abandon a read in flight.
+    if (!folioTrylock(mm, src) && !(folioAbandonRead(mm, src, mode) && folioTrylock(mm, src))) {
       if (mode === "MIGRATE_ASYNC") break out;
       // Not safe for direct compaction to call lock_page (PF_MEMALLOC).
       if (mm.env.current && (mm.env.current.flags & TaskFlag.MEMALLOC) !== 0) break out;
