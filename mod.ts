@@ -61,6 +61,9 @@ export * from "./lib/mm/vmscan.ts";
 export * from "./lib/mm/mmap.ts";
 export * from "./lib/mm/direct_io.ts";
 export * from "./lib/mm/check.ts";
+// thread 000 proposals: the migration hook that abandons reads, under-construction ranges
+export * from "./lib/mm/abandon_read.ts";
+export * from "./lib/mm/construct_range.ts";
 // migration, split, compaction, contiguous ranges (helper "migrate")
 export {
   allocMigrationTarget,
@@ -128,6 +131,9 @@ export {
 export * from "./lib/fs/fuse_conn.ts";
 export * from "./lib/fs/fuse.ts";
 export * from "./lib/fs/fuse_writeback.ts";
+// FUSE read side and splice (thread 000)
+export * from "./lib/fs/fuse_read.ts";
+export * from "./lib/fs/fuse_splice.ts";
 export * from "./lib/fs/simple_fs.ts";
 // iomap filesystem (helper "thread 004")
 export * from "./lib/fs/iomap.ts";
@@ -149,6 +155,30 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+// thread 000: FUSE readahead folios, migration, late allocation and splice (claims C0.1–C0.5;
+// the `claims` array via all.ts)
+export {
+  type C01Data,
+  c01Evidence,
+  type C02Data,
+  c02Evidence,
+  type C03Data,
+  c03Evidence,
+  type C04Data,
+  c04Evidence,
+  type C05Data,
+  c05Evidence,
+  claims as thread000Claims,
+  type Thread000Evidence,
+  type Thread000Options,
+  thread000PlotA,
+  type Thread000Size,
+} from "./lib/claims/thread000.ts";
+export * from "./lib/claims/thread000_world.ts";
+export * from "./lib/claims/thread000_explore.ts";
+export * from "./lib/claims/thread000_stream.ts";
+export * from "./lib/claims/thread000_copy.ts";
+export * from "./lib/claims/thread000_figures.ts";
 // thread 001: FUSE writeback temp pages, DIO re-dirtying, reclaim deadlock (C1.1–C1.4; the
 // `claims` array via all.ts)
 export * from "./lib/claims/thread001_redirty.ts";

@@ -11,18 +11,17 @@
  */
 
 import { type Claim, ClaimRegistry } from "./registry.ts";
+import { claims as thread000 } from "./thread000.ts";
 import { claims as thread002 } from "./thread002.ts";
 import { claims as thread001 } from "./thread001.ts";
 import { claims as thread003 } from "./thread003.ts";
 import { claims as thread004 } from "./thread004.ts";
 
-// One import per thread file, e.g.:
-//   import { claims as thread000 } from "./thread000.ts";
-// None exists yet.
+// One import per thread file.
 
 /** The per-thread claim arrays, in thread order. */
 const THREADS: readonly (readonly Claim[])[] = [
-  // thread000, thread001, thread002, thread003, thread004
+  thread000,
   thread001,
   thread002,
   thread003,

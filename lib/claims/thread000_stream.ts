@@ -67,6 +67,8 @@ export interface StreamConfig {
   sampleNs: number;
   /** Seed. */
   seed: number;
+  /** Answer READs by splice-move also with late allocation (the stolen page is inserted). */
+  spliceReply: boolean;
 }
 
 /** Input of {@link StreamConfig}: every field optional. */
@@ -80,6 +82,7 @@ const streamSchema = z.object({
   durationNs: z.number().positive().default(200e6),
   sampleNs: z.number().positive().default(1e6),
   seed: z.number().int().default(1),
+  spliceReply: z.boolean().default(false),
 });
 
 /** The {@link StreamConfig} schema. */
@@ -132,6 +135,8 @@ export interface StreamResult {
   minPlaceholderLockedNs: number;
   /** Server pages moved into the page cache (splice). */
   movedPages: number;
+  /** Server pages inserted directly into under-construction ranges (splice, late allocation). */
+  stolenInserted: number;
   /** Readahead folios ended (placeholders). */
   placeholdersEnded: number;
   /** Invariant violations of the run. */
@@ -167,7 +172,7 @@ export function streamingRead(config: StreamConfigInput = {}): StreamResult {
   });
   const rs = new FuseReadSide(mount, {
     latency: c.latency,
-    reply: c.design === "splice" ? "splice" : "copy",
+    reply: c.design === "splice" || c.spliceReply ? "splice" : "copy",
     lateAllocation: c.design === "late allocation",
     splice: { pipeMaxUsage: 256 },
   });
@@ -231,6 +236,7 @@ export function streamingRead(config: StreamConfigInput = {}): StreamResult {
     pagesPerSec: pagesRead / (c.durationNs / 1e9),
     minPlaceholderLockedNs: rs.stats.minPlaceholderLockedNs,
     movedPages: rs.stats.movedPages,
+    stolenInserted: rs.stats.stolenInserted,
     placeholdersEnded: rs.stats.placeholdersEnded,
     violations: res.violations.length,
   };

@@ -73,8 +73,8 @@ export const READ_DESIGNS: readonly ReadDesign[] = [
   "splice",
 ];
 
-/** Every migration mode, in plot order. */
-export const MIGRATE_MODES: readonly MigrateMode[] = [
+/** Every migration mode, in Plot A order. */
+export const PLOT_A_MODES: readonly MigrateMode[] = [
   "MIGRATE_ASYNC",
   "MIGRATE_SYNC_LIGHT",
   "MIGRATE_SYNC",
@@ -372,7 +372,7 @@ export function latencyOfP99(p99Ns: number): Latency {
 export function plotASweep(o: PlotASweepOptions): PlotAPoint[] {
   const out: PlotAPoint[] = [];
   for (const design of o.designs ?? READ_DESIGNS) {
-    for (const mode of o.modes ?? MIGRATE_MODES) {
+    for (const mode of o.modes ?? PLOT_A_MODES) {
       for (const p99 of o.p99sNs) {
         let freed = 0, blocks = 0;
         for (const seed of o.seeds) {

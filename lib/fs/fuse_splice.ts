@@ -467,9 +467,10 @@ export interface FuseSpliceReadOptions {
  * env.spawn("write", function* () { yield* fusePerformWrite(mm, fi, 0, 5); });
  * env.run({ maxTimeNs: 3000 });
  * const f = filemapGetEntry(fi.mapping, 0);
- * if (mm.mem.refcount[f] !== 2 || pipeStats(mm).live !== 1) throw new Error("cache + pipe");
+ * const refs = () => mm.mem.refcount[f];
+ * if (refs() !== 2 || pipeStats(mm).live !== 1) throw new Error("cache + pipe");
  * env.run();
- * if (mm.mem.refcount[f] !== 1 || fm.conn.storageOf(fi.ino).get(0) !== 5) throw new Error();
+ * if (refs() !== 1 || fm.conn.storageOf(fi.ino).get(0) !== 5) throw new Error();
  * ```
  */
 export function fuseSpliceReadInstall(
@@ -510,7 +511,7 @@ export function fuseSpliceReadInstall(
     env.spawn(`${pipe.name} hold`, function* (e) {
       yield e.sleep(cfg.holdNs);
       for (const b of bufs) pipeBufRelease(mm, b);
-    }, { daemon: true });
+    });
   });
   return pipeStats(mm);
 }

@@ -118,9 +118,10 @@ export interface ConstructReadOps {
  * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
  * const t = mappingConstructRanges(AddressSpace.create(mm, { name: "f" }));
  * const [r] = t.begin(mm, 8, 12, -1, null);
- * if (t.pagesUnderConstruction !== 4) throw new Error();
+ * const pages = () => t.pagesUnderConstruction;
+ * if (pages() !== 4) throw new Error();
  * t.end(mm, r!, true);
- * if (t.pagesUnderConstruction !== 0 || t.stats.unfilled !== 4) throw new Error("ended unfilled");
+ * if (pages() !== 0 || t.stats.unfilled !== 4) throw new Error("ended unfilled");
  * ```
  */
 export class ConstructRanges implements WaitTarget {
