@@ -616,7 +616,7 @@ export class FuseReadSide {
   #fillPipe(req: FuseReq, tags: number[]): ServerPipe | null {
     const mm = this.mm;
     const pipe = new ServerPipe(`reply pipe of ${req.describe()}`, this.config.splice.pipeMaxUsage);
-    const r = serverPipeFill(mm, pipe, tags);
+    const r = serverPipeFill(mm, pipe, tags, this.config.splice.stealable);
     if (!r.ok) {
       // Too big for the pipe (or no memory): libfuse falls back to write(2).
       while (pipe.bufs.length > 0) pipeBufRelease(mm, pipe.bufs.shift()!);

@@ -222,7 +222,7 @@ export function pipeBufRelease(mm: Mm, buf: PipeBuf): void {
 
 /**
  * The server puts its reply data into its pipe (vmsplice of gifted anonymous pages): one new
- * page per content tag, stealable. Returns the number of buffers added, or EIO when the pipe
+ * page per content tag, stealable unless `steal` is false. Returns the number of buffers added, or EIO when the pipe
  * would exceed `max_usage`, ENOMEM when a page cannot be allocated.
  *
  * @example
@@ -233,14 +233,19 @@ export function pipeBufRelease(mm: Mm, buf: PipeBuf): void {
  * if (r.ok || r.errno !== "EIO") throw new Error("3 pages do not fit in 2 buffers");
  * ```
  */
-export function serverPipeFill(mm: Mm, pipe: ServerPipe, tags: readonly number[]): KResult<number> {
+export function serverPipeFill(
+  mm: Mm,
+  pipe: ServerPipe,
+  tags: readonly number[],
+  steal = true,
+): KResult<number> {
   if (pipe.bufs.length + tags.length > pipe.maxUsage) return { ok: false, errno: "EIO" };
   for (const tag of tags) {
     const page = folioAlloc(mm, 0, MIGRATE.MOVABLE);
     if (page < 0) return { ok: false, errno: "ENOMEM" };
     mm.mem.data[page] = tag;
     mm.mem.setFlag(page, PG.uptodate);
-    pushBuf(mm, pipe, { page, ref: mm.ref(page), steal: true, lru: false });
+    pushBuf(mm, pipe, { page, ref: mm.ref(page), steal, lru: false });
   }
   return { ok: true, value: tags.length };
 }
