@@ -181,23 +181,29 @@ export function plotBFigure(results: readonly StreamResult[], title?: string): F
   const series = ["locked !uptodate (READ)", "pipe-referenced frames", "pages under construction"];
   const r0 = results[0];
   const L = r0 && r0.config.latency.kind === "fixed" ? r0.config.latency.ns / 1e6 : NaN;
+  const colors = ["#d62728", "#ff7f0e", "#1f77b4"];
+  const dash = ["none", "4,3", "none"];
   return plot({
     width: 900,
     height: 130 * Math.max(1, results.length) + 60,
+    marginRight: 130,
     x: { label: "time (ms) →" },
     y: { label: "↑ pages" },
     fy: { label: null },
-    color: { legend: true, domain: series, range: ["#d62728", "#ff7f0e", "#1f77b4"] },
+    color: { legend: true, domain: series, range: colors },
     marks: [
       Plot.ruleY([0], { stroke: "#ccc" }),
-      Plot.line(data, {
-        x: "tMs",
-        y: "n",
-        z: "series",
-        stroke: "series",
-        fy: "design",
-        curve: "step-after",
-      }),
+      ...series.map((name, i) =>
+        Plot.line(data.filter((d) => d.series === name), {
+          x: "tMs",
+          y: "n",
+          stroke: colors[i],
+          strokeWidth: i === 1 ? 2.5 : 1.5,
+          strokeDasharray: dash[i],
+          fy: "design",
+          curve: "step-after",
+        })
+      ),
     ],
   }, {
     title: title ??
@@ -291,13 +297,18 @@ export function staleReadsFigure(explorations: Readonly<Record<string, ExploreRe
       data.push({ variant, kind: k, runs: r.counts[k] ?? 0, of: r.executions });
     }
   }
+  const top = Math.max(1, ...data.map((d) => d.runs)) * 1.15;
+  const variants = Object.keys(explorations).sort((a, b) =>
+    Number(a.includes("copied")) - Number(b.includes("copied")) || a.localeCompare(b)
+  );
   return plot({
     width: 900,
     height: 300,
     marginLeft: 60,
-    x: { label: null, tickFormat: () => "" },
-    fx: { label: null },
-    y: { label: "↑ executions" },
+    marginTop: 40,
+    x: { label: null, tickFormat: () => "", domain: kinds },
+    fx: { label: null, domain: variants },
+    y: { label: "↑ executions", domain: [0, top] },
     color: { legend: true, domain: kinds, range: ["#7f7f7f", "#d62728", "#9467bd", "#ff7f0e"] },
     marks: [
       Plot.barY(data, {
@@ -428,7 +439,11 @@ export function copyThroughputFigure(model: CopyCostModel): Figure {
     width: 640,
     height: 320,
     fx: { label: "write size", domain: sizes },
-    x: { label: null, tickFormat: () => "" },
+    x: {
+      label: null,
+      tickFormat: () => "",
+      domain: ["temp pages (≤ v6.15)", "no temp pages (v6.16)"],
+    },
     y: { label: "↑ MiB/s", grid: true },
     color: {
       legend: true,
