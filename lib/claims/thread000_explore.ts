@@ -44,19 +44,25 @@ export interface AbandonVariant {
   lateReply: "drop" | "copy";
   /** Migration mode of the migrator. */
   mode: MigrateMode;
+  /** The server fails every READ of file A after the first (the retried read fails). */
+  failRetry?: boolean;
 }
 
 /** Label of a variant: "unlock, drop, MIGRATE_ASYNC". */
 export function abandonVariantLabel(v: AbandonVariant): string {
-  return `${v.abandon}, ${v.lateReply === "drop" ? "late reply dropped" : "late reply copied"}, ${
-    v.mode.replace("MIGRATE_", "")
-  }`;
+  return `${v.abandon}, ${v.lateReply === "drop" ? "late reply dropped" : "late reply copied"}` +
+    `${v.failRetry ? ", retry fails" : ""}, ${v.mode.replace("MIGRATE_", "")}`;
 }
 
-/** The variants explored for C0.2: {unlock, remove} × {drop, copy}, ASYNC migration. */
+/**
+ * The variants explored for C0.2: {unlock, remove} × {drop, copy}, and the dropped variants
+ * with a server that fails the retried read; ASYNC migration.
+ */
 export const ABANDON_VARIANTS: readonly AbandonVariant[] = [
   { abandon: "unlock", lateReply: "drop", mode: "MIGRATE_ASYNC" },
   { abandon: "remove", lateReply: "drop", mode: "MIGRATE_ASYNC" },
+  { abandon: "unlock", lateReply: "drop", mode: "MIGRATE_ASYNC", failRetry: true },
+  { abandon: "remove", lateReply: "drop", mode: "MIGRATE_ASYNC", failRetry: true },
   { abandon: "unlock", lateReply: "copy", mode: "MIGRATE_ASYNC" },
   { abandon: "remove", lateReply: "copy", mode: "MIGRATE_ASYNC" },
 ];
@@ -101,6 +107,7 @@ function fillMemory(mm: Mm, free: number): void {
 export function abandonRaceWorld(v: AbandonVariant): (env: Engine) => ScenarioHooks {
   return (env: Engine) => {
     const { mm, rs, rsB, a, b } = smallFuse(env, { abandon: v.abandon, lateReply: v.lateReply });
+    if (v.failRetry) rs.failRead = (req) => req.unique > 1;
     const results: Array<{ fi: FuseInode; tags: number[] | null }> = [];
     const reader = (name: string, fi: FuseInode, at: number) => {
       env.spawn(name, function* (e) {

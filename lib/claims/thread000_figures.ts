@@ -278,8 +278,8 @@ export function growthFigure000(
 }
 
 /**
- * C0.2: executions with a stale read or a use-after-free, per explored variant, out of the
- * executions in which the hook abandoned a folio.
+ * C0.2: per explored variant, executions in which the hook abandoned a folio, a reader got an
+ * error, a reader got stale data, a use-after-free or any violation was recorded.
  *
  * @example
  * ```ts
@@ -290,26 +290,33 @@ export function growthFigure000(
  * ```
  */
 export function staleReadsFigure(explorations: Readonly<Record<string, ExploreResult>>): Figure {
-  const kinds = ["abandoned", "stale read", "violation:use-after-free", "violation"];
+  const kinds = ["abandoned", "read error", "stale read", "violation:use-after-free", "violation"];
   const data: Array<{ variant: string; kind: string; runs: number; of: number }> = [];
-  for (const [variant, r] of Object.entries(explorations)) {
+  const short = (v: string) =>
+    v.replace("late reply ", "").replace(/, (MIGRATE_)?(ASYNC|SYNC_LIGHT|SYNC)$/, "");
+  for (const [v, r] of Object.entries(explorations)) {
+    const variant = short(v);
     for (const k of kinds) {
       data.push({ variant, kind: k, runs: r.counts[k] ?? 0, of: r.executions });
     }
   }
   const top = Math.max(1, ...data.map((d) => d.runs)) * 1.15;
-  const variants = Object.keys(explorations).sort((a, b) =>
+  const variants = Object.keys(explorations).map(short).sort((a, b) =>
     Number(a.includes("copied")) - Number(b.includes("copied")) || a.localeCompare(b)
   );
   return plot({
-    width: 900,
+    width: 1000,
     height: 300,
     marginLeft: 60,
     marginTop: 40,
     x: { label: null, tickFormat: () => "", domain: kinds },
     fx: { label: null, domain: variants },
     y: { label: "↑ executions", domain: [0, top] },
-    color: { legend: true, domain: kinds, range: ["#7f7f7f", "#d62728", "#9467bd", "#ff7f0e"] },
+    color: {
+      legend: true,
+      domain: kinds,
+      range: ["#7f7f7f", "#bcbd22", "#d62728", "#9467bd", "#ff7f0e"],
+    },
     marks: [
       Plot.barY(data, {
         x: "kind",

@@ -232,6 +232,11 @@ export class FuseReadSide {
   };
   /** READ requests sent and not yet ended, with their args. */
   readonly outstanding = new Map<FuseReq, FuseIoArgs>();
+  /**
+   * Fault injection: READs for which this returns true are answered with -EIO (no data); the
+   * folios stay not uptodate, a construct range ends with an error.
+   */
+  failRead: ((req: FuseReq) => boolean) | null = null;
   readonly #slots = new Map<number, Slot>();
 
   /** Install the READ handler on `mount`'s connection. */
@@ -556,6 +561,11 @@ export class FuseReadSide {
       return;
     }
     if (args.ended) return; // aborted before the reply
+    if (this.failRead?.(req)) {
+      req.error = -5; // the server answers -EIO
+      if (pipe) { while (pipe.bufs.length > 0) pipeBufRelease(mm, pipe.bufs.shift()!); }
+      return;
+    }
     if (splice && !pipe) pipe = this.#fillPipe(req, tags);
     args.locked = true; // FR_LOCKED while the reply is copied
     if (args.range) {

@@ -65,8 +65,9 @@ Deno.test("C0.2 retry semantics: never stale with the hook, caught without dropp
   assert.equal(r.agrees, true, r.detail);
   assert.equal(
     r.verdict,
-    "with the hook: stale reads Never, violations Never, read errors Never; negative control: " +
-      "stale reads Sometimes, use-after-free Sometimes",
+    "with the hook: stale reads Never, violations Never, read errors Never; retried read " +
+      "failing: stale reads Never, read errors Sometimes; negative control: stale reads " +
+      "Sometimes, use-after-free Sometimes",
   );
   assert.ok((r.figures.hookAbandonedRuns as number) > 0);
   await t.step("figure", () => {

@@ -82,8 +82,9 @@ export const cells: CellSpec[] = [
     reply is dropped. The world: a reader brings page 0 of file A in by readahead; a migrator
     isolates and migrates the placeholder; a reader of file B (another mount) allocates in nearly
     full memory and so tends to reuse the abandoned frame. Every schedule the search reaches is
-    checked: a reader result that differs from the server's storage is a stale read. The
-    negative control copies the late reply into the frame anyway. (The full run, \`deno task
+    checked: a reader result that differs from the server's storage is a stale read. Two more
+    variants make the server fail the retried read (the reader must then get -EIO, never zeros),
+    and the negative control copies the late reply into the frame anyway. (The full run, \`deno task
     reproduce\`, explores every schedule without preemptions exhaustively; the notebook samples
     600 random schedules per variant.)
   `),
