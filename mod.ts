@@ -175,6 +175,7 @@ export {
   type Thread000Size,
 } from "./lib/claims/thread000.ts";
 export * from "./lib/claims/thread000_world.ts";
+export * from "./lib/claims/thread000_crosscheck.ts";
 export * from "./lib/claims/thread000_explore.ts";
 export * from "./lib/claims/thread000_stream.ts";
 export * from "./lib/claims/thread000_copy.ts";

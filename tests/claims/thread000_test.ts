@@ -8,7 +8,7 @@ import {
   c05Evidence,
   claims,
 } from "../../lib/claims/thread000.ts";
-import { predictHungReadCompaction } from "../../lib/claims/thread000_world.ts";
+import { predictHungReadCompaction } from "../../lib/claims/thread000_crosscheck.ts";
 import {
   copyThroughputFigure,
   modeTableFigure,
