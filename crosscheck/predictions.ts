@@ -102,16 +102,17 @@ export function holderOf(tmpBytes: number, wbBytes: number, total: number): Writ
  *   WRITE replies delayed 5 s, counters sampled while the replies are outstanding).
  * - `split-at-page`: thread 004's `predictSplitFolioSizes(version)` (an order-9 tmpfs folio
  *   split to order 0 isolating page 5; folio sizes in file order).
- * - `hung-read-compaction`: thread 000's `predictHungReadCompaction(version)` when it exists.
+ * - `hung-read-compaction`: thread 000's `predictHungReadCompaction(version)` (a FUSE file
+ *   whose READs never complete, then compact_memory = compact_node in MIGRATE_SYNC).
  */
 export async function modelPredictions(
   kernels: readonly PredictionKernel[],
 ): Promise<PredictionMap> {
-  const map = pendingPredictions(kernels, "thread 000's hung-read scenario not plugged in yet");
+  const map = pendingPredictions(kernels, "no scenario for this experiment");
   const t001 = await import("../lib/claims/thread001_hung.ts");
   const t004 = await import("../lib/claims/thread004_split.ts");
   // deno-lint-ignore no-explicit-any
-  const t000: any = await import("../lib/claims/thread000.ts").catch(() => null);
+  const t000: any = await import("../lib/claims/thread000_crosscheck.ts").catch(() => null);
   for (const k of kernels) {
     const total = 4 << 20;
     const w = t001.predictFuseWritebackCounters(k.kernelVersion, { bytes: total });
@@ -132,7 +133,8 @@ export async function modelPredictions(
       map["hung-read-compaction"]![k.series] = {
         status: "predicted",
         outcome: { hungPageMoved: h.hungPageMoved, compactionBlocked: h.compactionBlocked },
-        source: `lib/claims/thread000.ts predictHungReadCompaction("${k.kernelVersion}")`,
+        source:
+          `lib/claims/thread000_crosscheck.ts predictHungReadCompaction("${k.kernelVersion}")`,
       };
     }
   }
