@@ -207,6 +207,22 @@ export const cells: CellSpec[] = [
     }), { title: "predictHungReadCompaction(version)" }));
   `),
   md(`
+    ## The real kernel
+
+    Does a page whose FUSE READ hangs ever move under \`compact_memory\`? The real-kernel cross-check (\`deno task crosscheck\`, issue 11) boots Debian's 6.1,
+    6.12 and 7.x kernels under QEMU and runs the same experiment; the table puts the
+    observation recorded on 2026-11-26 next to the model's prediction, computed now for each
+    kernel's era. Only what the claim is about is compared.
+  `),
+  code(`
+    const crossRows = mm.crosscheckRows("hung-read-compaction");
+    await mm.show(mm.crosscheckTable("hung-read-compaction"));
+    const crossDisagree = crossRows.filter((r) => !r.agree);
+    if (crossDisagree.length > 0) {
+      throw new Error(\`model and real kernel disagree: \${JSON.stringify(crossDisagree)}\`);
+    }
+  `),
+  md(`
     ## What happened upstream
 
     - **The series.** v7 of Joanne Koong's series (4 Apr 2025) dropped the migration and sync

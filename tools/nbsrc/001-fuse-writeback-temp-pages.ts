@@ -231,6 +231,22 @@ export const cells: CellSpec[] = [
     await mm.show(await check("C1.4", true));
   `),
   md(`
+    ## The real kernel
+
+    Which counter holds FUSE writeback pages while the server sits on 4 MiB of WRITEs for 5 s: NR_WRITEBACK_TEMP (temp pages) or NR_WRITEBACK (no temp pages)? The real-kernel cross-check (\`deno task crosscheck\`, issue 11) boots Debian's 6.1,
+    6.12 and 7.x kernels under QEMU and runs the same experiment; the table puts the
+    observation recorded on 2026-11-26 next to the model's prediction, computed now for each
+    kernel's era. Only what the claim is about is compared.
+  `),
+  code(`
+    const crossRows = mm.crosscheckRows("fuse-writeback");
+    await mm.show(mm.crosscheckTable("fuse-writeback"));
+    const crossDisagree = crossRows.filter((r) => !r.agree);
+    if (crossDisagree.length > 0) {
+      throw new Error(\`model and real kernel disagree: \${JSON.stringify(crossDisagree)}\`);
+    }
+  `),
+  md(`
     ## What happened upstream
 
     - **2013.** [8b284dc47291](${GIT}/8b284dc47291) "fuse: writepages: handle same page rewrites"

@@ -227,6 +227,22 @@ export const cells: CellSpec[] = [
     const r45 = await check("C4.5");
   `),
   md(`
+    ## The real kernel
+
+    Split a 2 MiB tmpfs folio to isolate page 5: 512 single pages (uniform split) or 10 folios (non-uniform \`folio_split\`, 6.15+)? The real-kernel cross-check (\`deno task crosscheck\`, issue 11) boots Debian's 6.1,
+    6.12 and 7.x kernels under QEMU and runs the same experiment; the table puts the
+    observation recorded on 2026-11-26 next to the model's prediction, computed now for each
+    kernel's era. Only what the claim is about is compared.
+  `),
+  code(`
+    const crossRows = mm.crosscheckRows("split-at-page");
+    await mm.show(mm.crosscheckTable("split-at-page"));
+    const crossDisagree = crossRows.filter((r) => !r.agree);
+    if (crossDisagree.length > 0) {
+      throw new Error(\`model and real kernel disagree: \${JSON.stringify(crossDisagree)}\`);
+    }
+  `),
+  md(`
     ## What happened upstream
 
     - **Non-uniform split (Zi Yan):** "Buddy allocator like (or non-uniform) folio split" (v10,
