@@ -155,6 +155,7 @@ export * from "./lib/workload/replay.ts";
 export * from "./lib/claims/registry.ts";
 export * from "./lib/claims/report.ts";
 export * from "./lib/claims/all.ts";
+export * from "./lib/claims/crosscheck_recorded.ts";
 // thread 000: FUSE readahead folios, migration, late allocation and splice (claims C0.1–C0.5;
 // the `claims` array via all.ts)
 export {
@@ -180,19 +181,6 @@ export * from "./lib/claims/thread000_explore.ts";
 export * from "./lib/claims/thread000_stream.ts";
 export * from "./lib/claims/thread000_copy.ts";
 export * from "./lib/claims/thread000_figures.ts";
-// thread 001: FUSE writeback temp pages, DIO re-dirtying, reclaim deadlock (C1.1–C1.4; the
-// `claims` array via all.ts)
-export * from "./lib/claims/thread001_redirty.ts";
-export * from "./lib/claims/thread001_deadlock.ts";
-export * from "./lib/claims/thread001_hung.ts";
-// thread 004: unsplittable folios, large-folio migration, min order (claims C4.1–C4.5; the
-// `claims` array via all.ts)
-export { c41Sweeps, thread004Claims } from "./lib/claims/thread004.ts";
-export * from "./lib/claims/thread004_migrate.ts";
-export * from "./lib/claims/thread004_split.ts";
-export * from "./lib/claims/thread004_fallback.ts";
-export * from "./lib/claims/thread004_unmovable.ts";
-export * from "./lib/claims/thread004_figures.ts";
 // thread 002: page-cache pages on a device — A/A' copy vs migrate vs bounce (C2.1–C2.5; the
 // `claims` array via all.ts)
 export { HMM_DEFAULT_COST_MODEL, thread002Claims } from "./lib/claims/thread002.ts";
@@ -200,6 +188,11 @@ export * from "./lib/claims/thread002_world.ts";
 export * from "./lib/claims/thread002_dio.ts";
 export * from "./lib/claims/thread002_cost.ts";
 export * from "./lib/claims/thread002_figures.ts";
+// thread 001: FUSE writeback temp pages, DIO re-dirtying, reclaim deadlock (C1.1–C1.4; the
+// `claims` array via all.ts)
+export * from "./lib/claims/thread001_redirty.ts";
+export * from "./lib/claims/thread001_deadlock.ts";
+export * from "./lib/claims/thread001_hung.ts";
 // thread 003: PG_private_2 / fscache refcounts (claims C3.1–C3.4; the `claims` array via all.ts)
 export {
   c31Evidence,
@@ -218,6 +211,14 @@ export * from "./lib/claims/thread003_netfs.ts";
 export * from "./lib/claims/thread003_migrate.ts";
 export * from "./lib/claims/thread003_figures.ts";
 export * from "./lib/claims/thread003_eras.ts";
+// thread 004: unsplittable folios, large-folio migration, min order (claims C4.1–C4.5; the
+// `claims` array via all.ts)
+export { c41Sweeps, thread004Claims } from "./lib/claims/thread004.ts";
+export * from "./lib/claims/thread004_migrate.ts";
+export * from "./lib/claims/thread004_split.ts";
+export * from "./lib/claims/thread004_fallback.ts";
+export * from "./lib/claims/thread004_unmovable.ts";
+export * from "./lib/claims/thread004_figures.ts";
 
 // --- figures (lib/plot) ---
 export * from "./lib/plot/document.ts";
