@@ -193,7 +193,7 @@ export function crosscheckRows(experiment?: CrosscheckExperiment): CrosscheckRow
  * ```
  */
 export function crosscheckTable(experiment?: CrosscheckExperiment): Table {
-  return table(crosscheckRows(experiment).map((r) => ({ ...r })), {
+  return table(crosscheckRows(experiment), {
     title: `Model vs real kernels (observed ${CROSSCHECK_RECORDED_ON.date} by ` +
       `\`${CROSSCHECK_RECORDED_ON.command}\` under QEMU)`,
   });

@@ -122,16 +122,15 @@ export class Table {
  * if (t.text !== expected) throw new Error(t.text);
  * ```
  */
-export function table(
-  rows: readonly Readonly<Record<string, Cell>>[],
-  options: TableOptions = {},
-): Table {
-  const columns = options.columns ?? keysOf(rows);
+export function table(rows: readonly object[], options: TableOptions = {}): Table {
+  // Rows are plain objects (interfaces included); their values are read as cells.
+  const recs = rows as readonly Readonly<Record<string, Cell>>[];
+  const columns = options.columns ?? keysOf(recs);
   const digits = options.digits ?? 3;
   const numeric = columns.map((c) =>
-    rows.length > 0 && rows.every((r) => r[c] === undefined || typeof r[c] === "number")
+    recs.length > 0 && recs.every((r) => r[c] === undefined || typeof r[c] === "number")
   );
-  const cells = rows.map((r) => columns.map((c) => formatCell(r[c], digits)));
+  const cells = recs.map((r) => columns.map((c) => formatCell(r[c], digits)));
   return new Table(columns, cells, numeric, options.title);
 }
 
