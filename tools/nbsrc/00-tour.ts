@@ -176,6 +176,19 @@ export const cells: CellSpec[] = [
     );
   `),
   md(`
+    ## Scale
+
+    \`deno task bench\` measures the engine, the page-cache replay and the buddy allocator and
+    sweeps the machine size from 2^10 to 2^24 frames and the task count from 2 to 10^4 (one
+    process per point). Its last recorded run (\`docs/bench/growth.json\`, see README
+    "Benchmarks"): model memory grows linearly with frames (45 bytes of typed arrays per frame)
+    and with tasks (about 1 KB each); throughput falls once the state leaves the CPU caches.
+  `),
+  code(`
+    const growth = JSON.parse(await Deno.readTextFile("../docs/bench/growth.json"));
+    await mm.show(mm.growthFigure(growth, { title: "Growth: throughput and memory vs size (recorded by deno task bench)" }));
+  `),
+  md(`
     ## Claims
 
     Each seed thread's claims are registered in \`lib/claims/\`; \`deno task reproduce\` runs
