@@ -26,16 +26,7 @@ import { Engine, type Process } from "../sim/engine.ts";
 import type { Setup } from "../sim/explore.ts";
 import type { ConfigSchema } from "../config.ts";
 import { defineConfig, type Same } from "../_config.ts";
-import { type AddressSpace, filemapAddFolio, filemapGetEntry } from "../mm/address_space.ts";
-import {
-  folioAlloc,
-  folioLock,
-  folioPut,
-  folioTryGet,
-  folioTrylock,
-  folioUnlock,
-} from "../mm/folio.ts";
-import { PG } from "../mm/memory.ts";
+import { type AddressSpace, filemapGetEntry } from "../mm/address_space.ts";
 import { Mm } from "../mm/mm.ts";
 import {
   allocMigrationTarget,
@@ -44,19 +35,14 @@ import {
   putbackMovablePages,
 } from "../mm/migrate.ts";
 import { Netfs } from "../fs/netfs.ts";
-
-/** Read `n` pages of `file` into the page cache (uptodate, not locked), via `fs`. */
-function readIn(mm: Mm, fs: Netfs, file: AddressSpace, n: number): void {
-  const folios: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = folioAlloc(mm, 0);
-    folioTrylock(mm, f);
-    filemapAddFolio(mm, file, f, i);
-    folioPut(mm, f);
-    folios.push(f);
-  }
-  fs.submitRead(file, folios);
-}
+import {
+  grid,
+  logSweep,
+  readIn,
+  spawnEvery,
+  thinkNs,
+  writeIndexToCache,
+} from "./_thread003_common.ts";
 
 /** One MIGRATE_SYNC migration attempt of the folio at `index`: its rc, or null if none. */
 function* migrateOne(mm: Mm, file: AddressSpace, index: number): Process<string | null> {
@@ -65,18 +51,6 @@ function* migrateOne(mm: Mm, file: AddressSpace, index: number): Process<string 
   const r = yield* migratePages(mm, [f], allocMigrationTarget, "MIGRATE_SYNC", "MR_COMPACTION");
   putbackMovablePages(mm, r.failed);
   return r.outcomes[0]?.rc ?? null;
-}
-
-/** Lock the folio now cached at `index`, write it to the cache (waiting first), unlock. */
-function* writeIndexToCache(mm: Mm, fs: Netfs, file: AddressSpace, index: number) {
-  const f = filemapGetEntry(file, index);
-  if (f < 0 || !folioTryGet(mm, f)) return;
-  yield* folioLock(mm, f);
-  if (mm.mem.mapping[f] === file.id && mm.mem.testFlag(f, PG.uptodate)) {
-    yield* fs.writeToCache(file, f);
-  }
-  folioUnlock(mm, f);
-  folioPut(mm, f);
 }
 
 /**
@@ -222,18 +196,13 @@ export function runMigrateRace(input: MigrateRaceConfigInput = {}): MigrateRaceR
   let attempts = 0, eagain = 0, migrated = 0;
   let busyNs = 0;
   for (let i = 0; i < c.pages; i++) {
-    env.spawn(`cachewriter${i}`, function* (e, self) {
-      yield e.sleep(2000); // the read
-      for (;;) {
-        yield e.sleep(Math.max(1, Math.round(self.rng.exponential(c.gapNs))));
-        yield* writeIndexToCache(mm, fs, file, i);
-      }
-    });
+    // Starting after the read (2 µs).
+    spawnEvery(env, `cachewriter${i}`, c.gapNs, () => writeIndexToCache(mm, fs, file, i), 2000);
   }
   env.spawn("migrate", function* (e, self) {
     yield e.sleep(2000);
     while (attempts < c.attempts) {
-      yield e.sleep(Math.max(1, Math.round(self.rng.exponential(c.migrateIntervalNs))));
+      yield e.sleep(thinkNs(self.rng, c.migrateIntervalNs));
       const rc = yield* migrateOne(mm, file, self.rng.int(c.pages));
       if (rc === null) continue;
       attempts++;
@@ -279,10 +248,7 @@ export function runMigrateRace(input: MigrateRaceConfigInput = {}): MigrateRaceR
  * ```
  */
 export function cacheWriteSweepNs(quick: boolean): number[] {
-  const out: number[] = [];
-  const step = quick ? 1 : 0.5;
-  for (let e = 3; e <= 7 + 1e-9; e += step) out.push(Math.round(10 ** e));
-  return out;
+  return logSweep(3, 7, quick);
 }
 
 /**
@@ -300,13 +266,10 @@ export function migrateRaceSweep(opts: {
   attempts: number;
   seed: number;
 }): MigrateRaceResult[] {
-  const out: MigrateRaceResult[] = [];
-  for (const countsPrivate2 of [false, true]) {
-    for (const cacheWriteNs of opts.durationsNs) {
-      out.push(
-        runMigrateRace({ countsPrivate2, cacheWriteNs, attempts: opts.attempts, seed: opts.seed }),
-      );
-    }
-  }
-  return out;
+  return grid(
+    [false, true],
+    opts.durationsNs,
+    (countsPrivate2, cacheWriteNs) =>
+      runMigrateRace({ countsPrivate2, cacheWriteNs, attempts: opts.attempts, seed: opts.seed }),
+  );
 }

@@ -25,25 +25,25 @@ import { z } from "npm:zod@^4";
 import { Engine } from "../sim/engine.ts";
 import type { Setup } from "../sim/explore.ts";
 import { Latency } from "../sim/latency.ts";
-import { waitEvent, WaitQueue } from "../sim/wait_queue.ts";
 import type { ConfigSchema } from "../config.ts";
 import { defineConfig, type Same, zodOf } from "../_config.ts";
-import { AddressSpace, filemapAddFolio, filemapGetEntry } from "../mm/address_space.ts";
-import {
-  folioAlloc,
-  folioLock,
-  folioPut,
-  folioTryGet,
-  folioTrylock,
-  folioUnlock,
-} from "../mm/folio.ts";
+import { type AddressSpace, filemapGetEntry } from "../mm/address_space.ts";
+import { folioPut } from "../mm/folio.ts";
 import { GFP_KERNEL } from "../mm/gfp.ts";
-import { PG } from "../mm/memory.ts";
 import { Mm } from "../mm/mm.ts";
 import { truncateInodePagesRange } from "../mm/truncate.ts";
 import { scanControl, shrinkInactiveList } from "../mm/vmscan.ts";
 import { Netfs, type NetfsConfigInput, private2Stats } from "../fs/netfs.ts";
-import { Pressure } from "./_thread003_pressure.ts";
+import {
+  addLockedFolio,
+  grid,
+  Pressure,
+  readIn,
+  runToCompletions,
+  spawnEvery,
+  takeEveryFrame,
+  writeIndexToCache,
+} from "./_thread003_common.ts";
 import { refWaitLabel, type RefWaitVariant } from "./thread003_wb.ts";
 
 /** A PG_private_2 design: {no ref, ref} × {if, while}, and whether release/invalidate wait. */
@@ -114,35 +114,22 @@ export function netfsReuseRace(v: Private2Variant): Setup {
     const fsB = new Netfs(mm, { ...common, name: "netfsB", cacheWriteLatency: fixed(100_000) });
     const a = fsA.createFile({ name: "A", fillPages: 1 });
     const b = fsB.createFile({ name: "B", fillPages: 1 });
-    const f = folioAlloc(mm, 0);
-    folioTrylock(mm, f);
-    filemapAddFolio(mm, a, f, 0);
-    folioPut(mm, f); // readahead holds no reference, only the lock
-    fsA.submitRead(a, [f]);
-    while (folioAlloc(mm, 0) >= 0) { /* allocator pressure: keep every other frame */ }
-    const freed = new WaitQueue("a frame is freed");
-    mm.onFree.push(() => freed.wakeUp(0));
+    const [f] = readIn(mm, fsA, a, 1);
+    const nextFreedFrame = takeEveryFrame(mm);
     env.spawn("truncate(A)", function* (env) {
       yield env.sleep(110);
       yield* truncateInodePagesRange(mm, a, 0, Infinity);
     });
     env.spawn("read(B)", function* (env) {
-      yield* waitEvent(env, freed, () => mm.zone.nrFreePages > 0);
-      const g = folioAlloc(mm, 0);
+      const g = yield* nextFreedFrame();
       env.sometimes("frame reused by B", g === f);
-      folioTrylock(mm, g);
-      filemapAddFolio(mm, b, g, 0);
+      addLockedFolio(mm, b, g, 0);
       folioPut(mm, g);
       fsB.submitRead(b, [g]);
     });
     env.spawn("write to cache(B)", function* (env) {
       yield env.sleep(130);
-      const g = filemapGetEntry(b, 0);
-      if (g < 0 || !folioTryGet(mm, g)) return;
-      yield* folioLock(mm, g);
-      if (mm.mem.testFlag(g, PG.uptodate)) yield* fsB.writeToCache(b, g);
-      folioUnlock(mm, g);
-      folioPut(mm, g);
+      yield* writeIndexToCache(mm, fsB, b, 0);
     });
   };
 }
@@ -280,56 +267,36 @@ export function runNetfsRace(input: NetfsRaceConfigInput = {}): NetfsRaceResult 
   const files: AddressSpace[] = [];
   for (let i = 0; i < c.files; i++) files.push(fs.createFile({ name: `file${i}`, fillPages: 1 }));
   const pressure = new Pressure(mm, c.files + c.slackFrames);
-  const exp = (mean: number, rng: { exponential(m: number): number }) =>
-    Math.max(1, Math.round(rng.exponential(mean)));
   for (const [i, m] of files.entries()) {
-    env.spawn(`reader${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.readIntervalNs, self.rng));
-        if (filemapGetEntry(m, 0) >= 0) continue;
-        const g = yield* pressure.alloc();
-        folioTrylock(mm, g);
-        if (!filemapAddFolio(mm, m, g, 0).ok) {
-          folioUnlock(mm, g);
-          folioPut(mm, g);
-          continue;
-        }
-        folioPut(mm, g); // readahead holds no reference, only the lock
-        fs.submitRead(m, [g]);
-      }
+    spawnEvery(env, `reader${i}`, c.readIntervalNs, function* () {
+      if (filemapGetEntry(m, 0) >= 0) return;
+      const g = yield* pressure.alloc();
+      if (!addLockedFolio(mm, m, g, 0)) return;
+      folioPut(mm, g); // readahead holds no reference, only the lock
+      fs.submitRead(m, [g]);
     });
-    env.spawn(`cachewriter${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.rewriteIntervalNs, self.rng));
-        const f = filemapGetEntry(m, 0);
-        if (f < 0 || !folioTryGet(mm, f)) continue;
-        yield* folioLock(mm, f);
-        if (mm.mem.mapping[f] === m.id && mm.mem.testFlag(f, PG.uptodate)) {
-          yield* fs.writeToCache(m, f);
-        }
-        folioUnlock(mm, f);
-        folioPut(mm, f);
-      }
-    });
-    env.spawn(`truncate${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.truncateIntervalNs, self.rng));
-        yield* truncateInodePagesRange(mm, m, 0, Infinity);
-      }
-    });
+    spawnEvery(
+      env,
+      `cachewriter${i}`,
+      c.rewriteIntervalNs,
+      () => writeIndexToCache(mm, fs, m, 0),
+    );
+    spawnEvery(
+      env,
+      `truncate${i}`,
+      c.truncateIntervalNs,
+      () => truncateInodePagesRange(mm, m, 0, Infinity),
+    );
   }
   if (c.reclaimIntervalNs > 0) {
-    env.spawn("reclaim", function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.reclaimIntervalNs, self.rng));
-        yield* shrinkInactiveList(mm, 32, scanControl({ gfpMask: GFP_KERNEL }));
-      }
-    });
+    spawnEvery(
+      env,
+      "reclaim",
+      c.reclaimIntervalNs,
+      () => shrinkInactiveList(mm, 32, scanControl({ gfpMask: GFP_KERNEL })),
+    );
   }
-  env.onStep(() => {
-    if (fs.stats.cacheWritesDone >= c.completions) env.stop();
-  });
-  const run = env.run({ stopOnViolation: false, maxSteps: 400 * c.completions + 1_000_000 });
+  const run = runToCompletions(env, c.completions, () => fs.stats.cacheWritesDone);
   let startBug = 0, badPage = 0, other = 0;
   for (const v of run.violations) {
     if (v.name === "VM_BUG_ON_FOLIO(folio_test_private_2)") startBug++;
@@ -353,7 +320,7 @@ export function runNetfsRace(input: NetfsRaceConfigInput = {}): NetfsRaceResult 
     uafPerMillion: perM(s.staleCompletions + s.staleWakes),
     lostWaitsPerMillion: perM(fs.stats.lostWaits),
     refOpsPerWrite: s.refOps / Math.max(1, (s.started + s.ended) / 2),
-    freesPerMs: pressure.frees / Math.max(1e-9, run.nowNs / 1e6),
+    freesPerMs: pressure.freesPerMs(run.nowNs),
     meanReuseNs: pressure.meanReuseNs,
     exhausted: pressure.exhausted,
   };
@@ -376,17 +343,12 @@ export function netfsRaceSweep(opts: {
   variants?: readonly Private2Variant[];
   config?: NetfsRaceConfigInput;
 }): NetfsRaceResult[] {
-  const out: NetfsRaceResult[] = [];
-  for (const v of opts.variants ?? PRIVATE2_VARIANTS) {
-    for (const delayNs of opts.delaysNs) {
-      out.push(runNetfsRace({
-        ...opts.config,
-        ...v,
-        delayNs,
-        completions: opts.completions,
-        seed: opts.seed,
-      }));
-    }
-  }
-  return out;
+  return grid(opts.variants ?? PRIVATE2_VARIANTS, opts.delaysNs, (v, delayNs) =>
+    runNetfsRace({
+      ...opts.config,
+      ...v,
+      delayNs,
+      completions: opts.completions,
+      seed: opts.seed,
+    }));
 }

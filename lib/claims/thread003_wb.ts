@@ -51,7 +51,16 @@ import {
 import { PG } from "../mm/memory.ts";
 import { Mm } from "../mm/mm.ts";
 import { truncateInodePagesRange } from "../mm/truncate.ts";
-import { Pressure } from "./_thread003_pressure.ts";
+import {
+  addLockedFolio,
+  grid,
+  lockCachedFolio,
+  logSweep,
+  Pressure,
+  runToCompletions,
+  spawnEvery,
+  takeEveryFrame,
+} from "./_thread003_common.ts";
 import {
   doWritepages,
   filemapWriteAndWaitRange,
@@ -127,6 +136,30 @@ function* startOnly(mm: Mm, folio: number): Process<number> {
   return 0;
 }
 
+/** At t = 100 ns, the end of writeback of `folio` with δ = a preemption point. */
+function spawnEndIo(env: Engine, name: string, mm: Mm, folio: number): void {
+  env.spawn(name, function* (env) {
+    yield env.sleep(100);
+    yield* folioEndWriteback(mm, folio, { delayNs: 0 });
+  });
+}
+
+/** Once `ready()`, fsync `mapping` (WB_SYNC_ALL write_cache_pages) with {@link startOnly}. */
+function spawnFsync(
+  env: Engine,
+  name: string,
+  mm: Mm,
+  mapping: AddressSpace,
+  q: WaitQueue,
+  ready: () => boolean,
+): void {
+  env.spawn(name, function* (env) {
+    yield* waitEvent(env, q, ready);
+    const wbc = writebackControl({ syncMode: "WB_SYNC_ALL" });
+    yield* writeCachePages(mm, mapping, wbc, (folio) => startOnly(mm, folio));
+  });
+}
+
 /**
  * C3.1 in a small world, for exhaustive exploration: frame F is the only page of file A, under
  * writeback. At t = 100 ns its end of I/O (δ = a preemption point) and truncate(A) run; a
@@ -153,15 +186,10 @@ export function wbReuseRace(v: RefWaitVariant): Setup {
     folioClearDirtyForIo(mm, f);
     folioStartWriteback(mm, f);
     folioUnlock(mm, f);
-    while (folioAlloc(mm, 0) >= 0) { /* allocator pressure: keep every other frame */ }
-    const freed = new WaitQueue("a frame is freed");
-    mm.onFree.push(() => freed.wakeUp(0));
+    const nextFreedFrame = takeEveryFrame(mm);
     const reused = new WaitQueue("B dirty under writeback");
     let bReady = false;
-    env.spawn("end_io(A)", function* (env) {
-      yield env.sleep(100);
-      yield* folioEndWriteback(mm, f, { delayNs: 0 });
-    });
+    spawnEndIo(env, "end_io(A)", mm, f);
     env.spawn("truncate(A)", function* (env) {
       yield env.sleep(100);
       if (!folioTryGet(mm, f)) return;
@@ -172,8 +200,7 @@ export function wbReuseRace(v: RefWaitVariant): Setup {
       folioPut(mm, f);
     });
     env.spawn("write(B)", function* (env) {
-      yield* waitEvent(env, freed, () => mm.zone.nrFreePages > 0);
-      const g = folioAlloc(mm, 0);
+      const g = yield* nextFreedFrame();
       env.sometimes("frame reused", g === f);
       filemapAddFolio(mm, b, g, 0);
       mm.mem.setFlag(g, PG.uptodate);
@@ -189,11 +216,7 @@ export function wbReuseRace(v: RefWaitVariant): Setup {
       yield env.sleep(1000);
       yield* folioEndWriteback(mm, g);
     });
-    env.spawn("fsync(B)", function* (env) {
-      yield* waitEvent(env, reused, () => bReady);
-      const wbc = writebackControl({ syncMode: "WB_SYNC_ALL" });
-      yield* writeCachePages(mm, b, wbc, (folio) => startOnly(mm, folio));
-    });
+    spawnFsync(env, "fsync(B)", mm, b, reused, () => bReady);
   };
 }
 
@@ -221,10 +244,7 @@ export function wbRestartRace(v: RefWaitVariant): Setup {
     folioMarkDirty(mm, f);
     let done = false;
     const q = new WaitQueue("flusher done");
-    env.spawn("end_io", function* (env) {
-      yield env.sleep(100);
-      yield* folioEndWriteback(mm, f, { delayNs: 0 });
-    });
+    spawnEndIo(env, "end_io", mm, f);
     env.spawn("flusher", function* (env) {
       yield env.sleep(100);
       yield* folioLock(mm, f);
@@ -243,11 +263,7 @@ export function wbRestartRace(v: RefWaitVariant): Setup {
         yield* folioEndWriteback(mm, f);
       }
     });
-    env.spawn("fsync", function* (env) {
-      yield* waitEvent(env, q, () => done);
-      const wbc = writebackControl({ syncMode: "WB_SYNC_ALL" });
-      yield* writeCachePages(mm, a, wbc, (folio) => startOnly(mm, folio));
-    });
+    spawnFsync(env, "fsync", mm, a, q, () => done);
   };
 }
 
@@ -396,60 +412,41 @@ export function runWbRace(input: WbRaceConfigInput = {}): WbRaceResult {
     yield* [];
   }
 
-  const exp = (mean: number, rng: { exponential(m: number): number }) =>
-    Math.max(1, Math.round(rng.exponential(mean)));
   for (const [i, m] of files.entries()) {
-    env.spawn(`writer${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.writeIntervalNs, self.rng));
-        const f = filemapGetEntry(m, 0);
-        if (f < 0) {
-          const g = yield* pressure.alloc();
-          folioTrylock(mm, g);
-          if (!filemapAddFolio(mm, m, g, 0).ok) {
-            folioUnlock(mm, g);
-            folioPut(mm, g);
-            continue;
-          }
-          mm.mem.setFlag(g, PG.uptodate);
-          folioMarkDirty(mm, g);
-          folioUnlock(mm, g);
-          folioPut(mm, g);
-          continue;
-        }
-        if (!folioTryGet(mm, f)) continue;
-        yield* folioLock(mm, f);
-        if (mm.mem.mapping[f] === m.id) folioMarkDirty(mm, f);
-        folioUnlock(mm, f);
-        folioPut(mm, f);
+    spawnEvery(env, `writer${i}`, c.writeIntervalNs, function* () {
+      if (filemapGetEntry(m, 0) >= 0) {
+        yield* lockCachedFolio(mm, m, 0, function* (f) {
+          folioMarkDirty(mm, f);
+        });
+        return;
       }
+      const g = yield* pressure.alloc();
+      if (!addLockedFolio(mm, m, g, 0)) return;
+      mm.mem.setFlag(g, PG.uptodate);
+      folioMarkDirty(mm, g);
+      folioUnlock(mm, g);
+      folioPut(mm, g);
     });
-    env.spawn(`fsync${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.fsyncIntervalNs, self.rng));
-        yield* filemapWriteAndWaitRange(mm, m, 0, WBC_END_MAX);
-      }
-    });
-    env.spawn(`truncate${i}`, function* (e, self) {
-      for (;;) {
-        yield e.sleep(exp(c.truncateIntervalNs, self.rng));
-        yield* truncateInodePagesRange(mm, m, 0, Infinity);
-      }
-    });
+    spawnEvery(
+      env,
+      `fsync${i}`,
+      c.fsyncIntervalNs,
+      () => filemapWriteAndWaitRange(mm, m, 0, WBC_END_MAX),
+    );
+    spawnEvery(
+      env,
+      `truncate${i}`,
+      c.truncateIntervalNs,
+      () => truncateInodePagesRange(mm, m, 0, Infinity),
+    );
   }
-  env.spawn("flusher", function* (e, self) {
-    for (;;) {
-      yield e.sleep(exp(c.flushIntervalNs, self.rng));
-      for (const m of files) {
-        yield* doWritepages(mm, m, writebackControl({ syncMode: "WB_SYNC_NONE" }));
-      }
+  spawnEvery(env, "flusher", c.flushIntervalNs, function* () {
+    for (const m of files) {
+      yield* doWritepages(mm, m, writebackControl({ syncMode: "WB_SYNC_NONE" }));
     }
   });
   const stats = writebackStats(mm);
-  env.onStep(() => {
-    if (stats.endWriteback >= c.completions) env.stop();
-  });
-  const run = env.run({ stopOnViolation: false, maxSteps: 400 * c.completions + 1_000_000 });
+  const run = runToCompletions(env, c.completions, () => stats.endWriteback);
   let bugOn = 0, badPage = 0, other = 0;
   for (const v of run.violations) {
     if (v.name === "BUG_ON(PageWriteback)") bugOn++;
@@ -468,7 +465,7 @@ export function runWbRace(input: WbRaceConfigInput = {}): WbRaceResult {
     staleWakes: stats.staleWakes,
     other,
     violationsPerMillion: (all / n) * 1e6,
-    freesPerMs: pressure.frees / Math.max(1e-9, run.nowNs / 1e6),
+    freesPerMs: pressure.freesPerMs(run.nowNs),
     meanReuseNs: pressure.meanReuseNs,
     simNs: run.nowNs,
     exhausted: pressure.exhausted,
@@ -485,10 +482,7 @@ export function runWbRace(input: WbRaceConfigInput = {}): WbRaceResult {
  * ```
  */
 export function delaySweepNs(quick: boolean): number[] {
-  const out: number[] = [];
-  const step = quick ? 1 : 0.5;
-  for (let e = 1; e <= 6 + 1e-9; e += step) out.push(Math.round(10 ** e));
-  return out;
+  return logSweep(1, 6, quick);
 }
 
 /**
@@ -508,17 +502,12 @@ export function wbRaceSweep(opts: {
   variants?: readonly RefWaitVariant[];
   config?: WbRaceConfigInput;
 }): WbRaceResult[] {
-  const out: WbRaceResult[] = [];
-  for (const v of opts.variants ?? REF_WAIT_VARIANTS) {
-    for (const delayNs of opts.delaysNs) {
-      out.push(runWbRace({
-        ...opts.config,
-        ...v,
-        delayNs,
-        completions: opts.completions,
-        seed: opts.seed,
-      }));
-    }
-  }
-  return out;
+  return grid(opts.variants ?? REF_WAIT_VARIANTS, opts.delaysNs, (v, delayNs) =>
+    runWbRace({
+      ...opts.config,
+      ...v,
+      delayNs,
+      completions: opts.completions,
+      seed: opts.seed,
+    }));
 }

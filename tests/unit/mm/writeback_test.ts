@@ -5,8 +5,7 @@ import {
   balanceDirtyPages,
   BlockDevice,
   dirtyLimits,
-  type Engine,
-  Engine as EngineClass,
+  Engine,
   exhaustive,
   explore,
   filemapAddFolio,
@@ -31,8 +30,8 @@ import {
   PG,
   redirtyPageForWritepage,
   setPageDirtyLock,
-  waitEvent,
-  WaitQueue,
+  wbRestartRace,
+  wbReuseRace,
   writebackControl,
   writebackStats,
   writeCachePages,
@@ -50,135 +49,21 @@ function cacheFolio(mm: Mm, mapping: AddressSpace, index: number): number {
   return f;
 }
 
-/** Take every free frame, so the next frame freed is the next one allocated. */
-function hogMemory(mm: Mm): void {
-  while (folioAlloc(mm, 0) >= 0) { /* keep it */ }
-}
-
-/** ->writepage that starts writeback and never completes it (an I/O stuck in the device). */
-// deno-lint-ignore require-yield
-function* startOnly(mm: Mm, folio: number) {
-  folioStartWriteback(mm, folio);
-  folioUnlock(mm, folio);
-  return 0;
-}
-
 /**
- * C3.1 in miniature (CLAIMS.md thread 003, 073861ed77b6): frame F is a page-cache folio of
- * file A under writeback. end_io clears PG_writeback, then a window; truncate of A may free F
- * in the window; a new use of F (file B) gets dirtied and put under writeback; fsync of B
- * (WB_SYNC_ALL) waits on F's writeback; the stale wake from end_io arrives.
+ * The era's PG_writeback design: {@link wbReuseRace} (C3.1 in miniature, CLAIMS.md thread 003,
+ * 073861ed77b6: frame F of file A under writeback is truncated, freed and reused by file B
+ * during end_io's window, and fsync of B gets end_io's stale wake) and {@link wbRestartRace}
+ * (C3.2: the folio stays, but writeback restarts under the folio lock during the window) take
+ * it as {ref, loop}.
  */
-function c31(version: Version, era: { waitWritebackLoops?: boolean } = {}) {
-  return (env: Engine) => {
-    const mm = new Mm(env, { memory: { nrFrames: 64 }, version, era });
-    const a = AddressSpace.create(mm, { name: "A" });
-    const b = AddressSpace.create(mm, { name: "B" });
-    const f = cacheFolio(mm, a, 0);
-    folioMarkDirty(mm, f);
-    assert.ok(mm.mem.testAndSetFlag(f, PG.locked) === false);
-    folioClearDirtyForIo(mm, f);
-    folioStartWriteback(mm, f);
-    mm.mem.clearFlag(f, PG.locked);
-    hogMemory(mm);
-    const freed = new WaitQueue("frame freed");
-    mm.onFree.push(() => freed.wakeUp(0));
-    const reused = new WaitQueue("B dirty under writeback");
-    let bReady = false;
-    env.spawn("end_io(A)", function* (env) {
-      yield env.sleep(100);
-      yield* folioEndWriteback(mm, f, { delayNs: 0 });
-    });
-    env.spawn("truncate(A)", function* (env) {
-      yield env.sleep(100);
-      if (!folioTryGet(mm, f)) return;
-      yield* folioLock(mm, f);
-      yield* folioWaitWriteback(mm, f);
-      filemapRemoveFolio(mm, f);
-      folioUnlock(mm, f);
-      folioPut(mm, f);
-    });
-    env.spawn("write(B)", function* (env) {
-      yield* waitEvent(env, freed, () => mm.zone.nrFreePages > 0);
-      const g = folioAlloc(mm, 0);
-      env.sometimes("frame reused", g === f);
-      filemapAddFolio(mm, b, g, 0);
-      mm.mem.setFlag(g, PG.uptodate);
-      folioMarkDirty(mm, g);
-      // A WB_SYNC_NONE writeback of B starts, and B is written again meanwhile.
-      yield* folioLock(mm, g);
-      folioClearDirtyForIo(mm, g);
-      folioStartWriteback(mm, g);
-      folioMarkDirty(mm, g);
-      folioUnlock(mm, g);
-      folioPut(mm, g);
-      bReady = true;
-      reused.wakeUp(0);
-      // That writeback completes later.
-      yield env.sleep(1000);
-      yield* folioEndWriteback(mm, g);
-    });
-    env.spawn("fsync(B)", function* (env) {
-      yield* waitEvent(env, reused, () => bReady);
-      yield* writeCachePages(
-        mm,
-        b,
-        writebackControl({ syncMode: "WB_SYNC_ALL" }),
-        (folio) => startOnly(mm, folio),
-      );
-    });
-  };
+function variant(version: Version, era: { waitWritebackLoops?: boolean } = {}) {
+  const e = kernelEra(version, era);
+  return { ref: e.endWritebackTakesRef, loop: e.waitWritebackLoops };
 }
 
-/**
- * C3.2 in miniature: the folio stays in the page cache (a reference is held), but during the
- * window another task writes it back again under the folio lock; a WB_SYNC_ALL waiter that
- * queued on the new writeback gets the first writeback's wake.
- */
-function c32(version: Version) {
-  return (env: Engine) => {
-    const mm = new Mm(env, { memory: { nrFrames: 64 }, version });
-    const a = AddressSpace.create(mm, { name: "A" });
-    const f = cacheFolio(mm, a, 0);
-    mm.mem.setFlag(f, PG.locked);
-    folioStartWriteback(mm, f);
-    mm.mem.clearFlag(f, PG.locked);
-    folioMarkDirty(mm, f); // written again while the first write is in flight
-    let done = false;
-    const q = new WaitQueue("flusher done");
-    env.spawn("end_io", function* (env) {
-      yield env.sleep(100);
-      yield* folioEndWriteback(mm, f, { delayNs: 0 });
-    });
-    env.spawn("flusher", function* (env) {
-      yield env.sleep(100);
-      yield* folioLock(mm, f);
-      const again = !mm.mem.testFlag(f, PG.writeback);
-      if (again) {
-        folioClearDirtyForIo(mm, f);
-        folioStartWriteback(mm, f);
-      }
-      folioUnlock(mm, f);
-      folioMarkDirty(mm, f); // and written again
-      env.sometimes("writeback restarted in δ", again);
-      done = true;
-      q.wakeUp(0);
-      if (again) {
-        yield env.sleep(1000);
-        yield* folioEndWriteback(mm, f);
-      }
-    });
-    env.spawn("fsync", function* (env) {
-      yield* waitEvent(env, q, () => done);
-      yield* writeCachePages(
-        mm,
-        a,
-        writebackControl({ syncMode: "WB_SYNC_ALL" }),
-        (folio) => startOnly(mm, folio),
-      );
-    });
-  };
-}
+const c31 = (version: Version, era: { waitWritebackLoops?: boolean } = {}) =>
+  wbReuseRace(variant(version, era));
+const c32 = (version: Version) => wbRestartRace(variant(version));
 
 Deno.test("folio_end_writeback reuse race (C3.1)", async (t) => {
   await t.step("5.9 (no reference, wait once): BUG_ON(PageWriteback) in some schedule", () => {
@@ -236,7 +121,7 @@ Deno.test("folio_wait_writeback if-wait vs loop (C3.2)", async (t) => {
 });
 
 function world(version: Version | "6.16" = "6.12", nrFrames = 256) {
-  const env = new EngineClass({ trace: true });
+  const env = new Engine({ trace: true });
   const mm = new Mm(env, { memory: { nrFrames }, version });
   const mapping = AddressSpace.create(mm, { name: "file" });
   return { env, mm, mapping };
