@@ -61,6 +61,7 @@ import {
   WBC_END_MAX,
 } from "../mm/writeback.ts";
 import type { Mm } from "../mm/mm.ts";
+import { filemapMigrateFolio } from "../mm/migrate_folio.ts";
 import {
   FuseConn,
   type FuseReq,
@@ -320,9 +321,18 @@ export class FuseMount {
 }
 
 /**
-/** fuse_file_aops (fs/fuse/file.c) bound to a mount, with fuse_file_vm_ops' page_mkwrite. */
+ * fuse_file_aops (fs/fuse/file.c) bound to a mount, with fuse_file_vm_ops' page_mkwrite.
+ * `.migrate_folio = filemap_migrate_folio` is in fuse_file_aops in the v6.16 tree the no-temp
+ * design follows (it is context in Joanne Koong's 2025 iomap patches); when it first appeared
+ * is not verified here [U], so the temp-page designs keep the fallback path
+ * (fallback_migrate_folio), as before.
+ */
 function fuseFileAops(mount: FuseMount): AddressSpaceOperations {
+  const migrate: Pick<AddressSpaceOperations, "migrateFolio"> = mount.design === "no-temp"
+    ? { migrateFolio: filemapMigrateFolio }
+    : {};
   return {
+    ...migrate,
     *writepages(mm, mapping, wbc) {
       return yield* fuseWritepages(mm, mount, mapping.host as FuseInode, wbc);
     },
