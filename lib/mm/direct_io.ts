@@ -489,6 +489,64 @@ function dioPut(mm: Mm, dio: Dio, complete: (mm: Mm, dio: Dio) => void): void {
   if (--dio.refcount === 0) complete(mm, dio);
 }
 
+/**
+ * The page-cache pass before a DIO of pages `index … last`: a read writes the range back
+ * (`filemap_write_and_wait_range`; an error is EIO), a write flushes and invalidates it
+ * (`kiocb_invalidate_pages`; a failure is EBUSY). Returns the errno, or null.
+ */
+function* dioSyncPageCache(
+  mm: Mm,
+  rw: DioRw,
+  mapping: AddressSpace,
+  index: number,
+  last: number,
+): Process<"EIO" | "EBUSY" | null> {
+  if (rw === "READ") {
+    const err = yield* filemapWriteAndWaitRange(mm, mapping, index, last);
+    return err !== 0 ? "EIO" : null;
+  }
+  const err = yield* kiocbInvalidatePages(mm, mapping, index, last);
+  return err !== 0 ? "EBUSY" : null;
+}
+
+/** A new DIO named `<kind>#<n> <rw> <file>`, traced as `event` with its range. */
+function dioBegin(
+  mm: Mm,
+  rw: DioRw,
+  iocb: Kiocb,
+  iter: IovIter,
+  kind: string,
+  event: string,
+): Dio {
+  const st = dioState(mm);
+  const dio = new Dio(rw, iocb, `${kind}#${st.nextDio++} ${rw} ${iocb.mapping.name}`);
+  mm.env.emit(event, iocb.mapping.name, null, {
+    rw,
+    index: iocb.index,
+    nr: iter.nrPages,
+    async: iocb.async,
+  });
+  return dio;
+}
+
+/**
+ * Drop the submitter's dio reference after submission: an async DIO completes later through
+ * `complete` (returns true: the caller returns at once); a sync one waits here until its bios
+ * are done (returns false).
+ */
+function* dioSubmitterPut(
+  mm: Mm,
+  dio: Dio,
+  complete: (mm: Mm, dio: Dio) => void,
+): Process<boolean> {
+  if (dio.iocb.async) {
+    dioPut(mm, dio, complete);
+    return true;
+  }
+  if (--dio.refcount > 0) yield* dio.done.wait(mm.env);
+  return false;
+}
+
 // ------------------------------------------------------------------ fs/direct-io.c (2013)
 
 /**
@@ -520,21 +578,9 @@ export function* doBlockdevDirectIO(
   const c = DioConfig.parse(config);
   const mapping = iocb.mapping;
   const last = iocb.index + iter.nrPages - 1;
-  if (rw === "READ") {
-    const err = yield* filemapWriteAndWaitRange(mm, mapping, iocb.index, last);
-    if (err !== 0) return { ok: false, errno: "EIO" };
-  } else {
-    const err = yield* kiocbInvalidatePages(mm, mapping, iocb.index, last);
-    if (err !== 0) return { ok: false, errno: "EBUSY" };
-  }
-  const st = dioState(mm);
-  const dio = new Dio(rw, iocb, `dio#${st.nextDio++} ${rw} ${mapping.name}`);
-  mm.env.emit("do_blockdev_direct_IO", mapping.name, null, {
-    rw,
-    index: iocb.index,
-    nr: iter.nrPages,
-    async: iocb.async,
-  });
+  const errno = yield* dioSyncPageCache(mm, rw, mapping, iocb.index, last);
+  if (errno) return { ok: false, errno };
+  const dio = dioBegin(mm, rw, iocb, iter, "dio", "do_blockdev_direct_IO");
   const asyncRead = iocb.async && rw === "READ";
   const complete = (_mm: Mm, d: Dio) => {
     // dio_complete(): aio_complete for AIO; the sync waiter is woken the same way here.
@@ -554,15 +600,11 @@ export function* doBlockdevDirectIO(
   };
   const r = yield* submitDio(mm, dio, iter, c, c.gup ?? "FOLL_GET", true, asyncRead, endIo);
   if (!r.ok) return r;
-  if (iocb.async) {
-    dioPut(mm, dio, complete);
-    return { ok: true, value: dio };
-  }
   // Sync: drop the submitter's reference and wait for the bios (dio_await_completion), then
   // dio_bio_complete() in process context: set_page_dirty_lock + put_page for a read.
   // Divergence: the kernel completes each bio as dio_await_one() returns it; here all bios
   // are waited for first (the same pages are dirtied, a little later for early bios).
-  if (--dio.refcount > 0) yield* dio.done.wait(mm.env);
+  if (yield* dioSubmitterPut(mm, dio, complete)) return { ok: true, value: dio };
   for (const bio of dio.bios) {
     for (let k = 0; k < bio.pages.length; k++) {
       if (!bio.held[k]) continue;
@@ -609,23 +651,10 @@ export function* iomapDioRw(
   const c = DioConfig.parse(config);
   const mapping = iocb.mapping;
   const last = iocb.index + iter.nrPages - 1;
-  if (!c.pageCacheSync) {
-    // Model knob (DioConfig.pageCacheSync): no flush or invalidation before the I/O.
-  } else if (rw === "READ") {
-    const err = yield* filemapWriteAndWaitRange(mm, mapping, iocb.index, last);
-    if (err !== 0) return { ok: false, errno: "EIO" };
-  } else {
-    const err = yield* kiocbInvalidatePages(mm, mapping, iocb.index, last);
-    if (err !== 0) return { ok: false, errno: "EBUSY" };
-  }
-  const st = dioState(mm);
-  const dio = new Dio(rw, iocb, `iomap_dio#${st.nextDio++} ${rw} ${mapping.name}`);
-  mm.env.emit("iomap_dio_rw_begin", mapping.name, null, {
-    rw,
-    index: iocb.index,
-    nr: iter.nrPages,
-    async: iocb.async,
-  });
+  // Model knob (DioConfig.pageCacheSync): false, no flush or invalidation before the I/O.
+  const errno = c.pageCacheSync ? yield* dioSyncPageCache(mm, rw, mapping, iocb.index, last) : null;
+  if (errno) return { ok: false, errno };
+  const dio = dioBegin(mm, rw, iocb, iter, "iomap_dio", "iomap_dio_rw_begin");
   const shouldDirty = rw === "READ"; // user_backed_iter → IOMAP_DIO_DIRTY
   const finish = (d: Dio) => {
     mm.env.emit("iomap_dio_complete", mapping.name, null, { size: d.size, error: d.error });
@@ -650,11 +679,7 @@ export function* iomapDioRw(
   };
   const r = yield* submitDio(mm, dio, iter, c, c.gup ?? "FOLL_PIN", false, shouldDirty, endIo);
   if (!r.ok) return r;
-  if (iocb.async) {
-    dioPut(mm, dio, complete);
-    return { ok: true, value: dio };
-  }
-  if (--dio.refcount > 0) yield* dio.done.wait(mm.env);
+  if (yield* dioSubmitterPut(mm, dio, complete)) return { ok: true, value: dio };
   if (rw === "WRITE" && c.pageCacheSync) {
     // kiocb_invalidate_post_direct_write(); failure only warns.
     yield* kiocbInvalidatePages(mm, mapping, iocb.index, last);
