@@ -38,7 +38,6 @@ import {
   AddressSpace,
   type AddressSpaceOperations,
   type KResult,
-  newContentTag,
   type ReadaheadControl,
   type WritebackControl,
 } from "../mm/address_space.ts";
@@ -63,6 +62,7 @@ import {
   folioStartWriteback,
   writebackIter,
 } from "../mm/writeback.ts";
+import { createFsFile } from "./_file.ts";
 
 /**
  * Configuration of an {@link IomapFs}.
@@ -234,20 +234,13 @@ export class IomapFs {
     let minOrder = Math.max(opts.minOrder ?? 0, this.blockOrder);
     let maxOrder = Math.max(opts.maxOrder ?? pmd, minOrder);
     if (opts.neverSplitOrder !== undefined) minOrder = maxOrder = opts.neverSplitOrder;
-    const mapping = AddressSpace.create(this.mm, {
+    return createFsFile(this.mm, this, this.aops, {
       name: opts.name,
-      aops: this.aops,
       minOrder,
       maxOrder,
-      host: this,
+      sizePages: opts.sizePages,
+      fillPages: opts.fillPages,
     });
-    if (opts.sizePages !== undefined) iSizeWrite(mapping, opts.sizePages);
-    for (let i = 0; i < (opts.fillPages ?? 0); i++) {
-      const tag = newContentTag(this.mm);
-      mapping.backing.set(i, tag);
-      mapping.latest.set(i, tag);
-    }
-    return mapping;
   }
 
   /** Blocks in a folio of `order` (`i_blocks_per_folio`; at least 1). */

@@ -58,16 +58,13 @@ import { defineConfig, type Same, zodOf } from "../_config.ts";
 import {
   AddressSpace,
   type AddressSpaceOperations,
-  type KResult,
-  type MigrateMode,
-  newContentTag,
   type ReadaheadControl,
 } from "../mm/address_space.ts";
 import { folioDetachPrivate, folioEndRead, folioGet, folioPut, folioWaitBit } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import type { FolioRef, Mm } from "../mm/mm.ts";
 import { fallbackMigrateFolio, filemapMigrateFolio } from "../mm/migrate_folio.ts";
-import { iSizeWrite } from "../mm/pagemap.ts";
+import { createFsFile } from "./_file.ts";
 
 // ------------------------------------------------------------------ PG_private_2 primitives
 
@@ -433,15 +430,7 @@ export class Netfs {
       ): Process<void> {
         yield* fs.invalidateFolio(folio, offset, length);
       },
-      *migrateFolio(
-        mm: Mm,
-        mapping: AddressSpace,
-        dst: number,
-        src: number,
-        mode: MigrateMode,
-      ): Process<KResult> {
-        return yield* migrate(mm, mapping, dst, src, mode);
-      },
+      migrateFolio: migrate,
     };
   }
 
@@ -459,14 +448,7 @@ export class Netfs {
 
   /** Create a file: an address space with these aops, optionally sized and filled. */
   createFile(opts: { name: string; sizePages?: number; fillPages?: number }): AddressSpace {
-    const mapping = AddressSpace.create(this.mm, { name: opts.name, aops: this.aops, host: this });
-    if (opts.sizePages !== undefined) iSizeWrite(mapping, opts.sizePages);
-    for (let i = 0; i < (opts.fillPages ?? 0); i++) {
-      const tag = newContentTag(this.mm);
-      mapping.backing.set(i, tag);
-      mapping.latest.set(i, tag);
-    }
-    return mapping;
+    return createFsFile(this.mm, this, this.aops, opts);
   }
 
   /**

@@ -28,13 +28,12 @@ import { defineConfig, type Same, zodOf } from "../_config.ts";
 import {
   AddressSpace,
   type AddressSpaceOperations,
-  newContentTag,
   type ReadaheadControl,
 } from "../mm/address_space.ts";
 import { folioEndRead } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import type { Mm } from "../mm/mm.ts";
-import { iSizeWrite } from "../mm/pagemap.ts";
+import { createFsFile } from "./_file.ts";
 
 /**
  * Configuration of a {@link SimpleFs}.
@@ -160,20 +159,7 @@ export class SimpleFs {
    * backing contents (a fresh content tag per page).
    */
   createFile(opts: SimpleFileOptions): AddressSpace {
-    const mapping = AddressSpace.create(this.mm, {
-      name: opts.name,
-      aops: this.aops,
-      minOrder: opts.minOrder,
-      maxOrder: opts.maxOrder,
-      host: this,
-    });
-    if (opts.sizePages !== undefined) iSizeWrite(mapping, opts.sizePages);
-    for (let i = 0; i < (opts.fillPages ?? 0); i++) {
-      const tag = newContentTag(this.mm);
-      mapping.backing.set(i, tag);
-      mapping.latest.set(i, tag);
-    }
-    return mapping;
+    return createFsFile(this.mm, this, this.aops, opts);
   }
 
   /**
