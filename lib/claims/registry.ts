@@ -106,7 +106,8 @@ export interface Claim {
 }
 
 /**
- * A claim's metadata together with the outcome of one run and the seed it ran with.
+ * A claim's metadata (every field of {@link Claim} but `run`) together with the outcome of one
+ * run and the seed it ran with.
  *
  * @example
  * ```ts
@@ -119,21 +120,7 @@ export interface Claim {
  * if (result?.seed !== 7 || result.verdict !== "Never") throw new Error("result");
  * ```
  */
-export interface ClaimResult extends ClaimOutcome {
-  /** Claim id. */
-  id: string;
-  /** Seed thread. */
-  thread: string;
-  /** Who made the claim. */
-  by: string;
-  /** The claim. */
-  statement: string;
-  /** The scenario's assumptions. */
-  assumptions: string[];
-  /** Kernel era. */
-  era: string;
-  /** What the claim predicts. */
-  expected: string;
+export interface ClaimResult extends ClaimOutcome, Omit<Claim, "run"> {
   /** Seed of the run. */
   seed: number;
   /** Whether the run used the quick settings. */
