@@ -8,7 +8,6 @@ import {
   filemapGetEntry,
   filemapInvalidateLock,
   filemapInvalidateUnlock,
-  filemapRead,
   folioAlloc,
   folioPut,
   genericPerformWrite,
@@ -17,60 +16,10 @@ import {
   Mm,
   newContentTag,
   PG,
-  SimpleFs,
-  type Task,
   truncateInodePagesRange,
   truncatePagecacheRange,
 } from "../../../mod.ts";
-
-const LAT = 100_000;
-
-function setup(opts: { latency?: number; minOrder?: number; maxOrder?: number } = {}) {
-  const env = new Engine({ trace: true });
-  const mm = new Mm(env, { memory: { nrFrames: 1024 } });
-  const fs = new SimpleFs(mm, { readLatency: { kind: "fixed", ns: opts.latency ?? LAT } });
-  const file = fs.createFile({
-    name: "f",
-    sizePages: 64,
-    fillPages: 64,
-    minOrder: opts.minOrder,
-    maxOrder: opts.maxOrder,
-  });
-  return { env, mm, fs, file };
-}
-
-/** The kinds a task emitted, restricted to `kinds`. */
-function timeline(env: Engine, task: Task, kinds: readonly string[]): string[] {
-  const set = new Set(kinds);
-  return env.trace!.kinds((e) => e.task === task.id && set.has(e.kind));
-}
-
-const READ_KINDS = [
-  "page_cache_sync_ra",
-  "page_cache_async_ra",
-  "filemap_update_page",
-  "folio_put_wait_locked",
-  "filemap_read_folio",
-  "aop_truncated_page",
-  "filemap_create_folio",
-  "mm_filemap_get_pages",
-  "filemap_read",
-] as const;
-
-function reader(env: Engine, mm: Mm, file: AddressSpace, index: number, count = 1) {
-  const out: { tags: number[] | null; errno: string | null; at: number } = {
-    tags: null,
-    errno: null,
-    at: -1,
-  };
-  const task = env.spawn(`reader@${index}`, function* (e) {
-    const r = yield* filemapRead(mm, file, index, count);
-    if (r.ok) out.tags = r.value;
-    else out.errno = r.errno;
-    out.at = e.nowNs;
-  });
-  return { task, out };
-}
+import { LAT, READ_KINDS, reader, setup, timeline } from "./_filemap_fixture.ts";
 
 Deno.test("truncateInodePagesRange", async (t) => {
   await t.step("a reader waiting on a locked folio that is truncated reads a new folio", () => {
