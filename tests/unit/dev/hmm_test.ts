@@ -24,6 +24,25 @@ function world(config: HmmProtocolConfigInput = {}, accessNs = 0) {
   return { env, mm, file, dev, hf, vma };
 }
 
+/**
+ * Two device stores to page 0 of `w.file` (each in flight `accessNs`) from t = 0, and
+ * invalidate_inode_pages2_range of that page at t = 15 µs. Runs the world; returns the
+ * invalidation's result and the run's end reason.
+ */
+function storesThenInvalidate(w: ReturnType<typeof world>): { ret: number; reason: string } {
+  const { env, mm, file, dev } = w;
+  let ret = 1;
+  env.spawn("gpu", function* () {
+    for (let k = 0; k < 2; k++) yield* deviceStore(dev, file, 0, 900 + k);
+  });
+  env.spawn("invalidate", function* (e) {
+    yield e.sleep(15_000);
+    ret = yield* invalidateInodePages2Range(mm, file, 0, 0);
+  });
+  const reason = env.run().reason;
+  return { ret, reason };
+}
+
 const flags = (mm: Mm, f: number) => ({
   uptodate: mm.mem.testFlag(f, PG.uptodate),
   dirty: mm.mem.testFlag(f, PG.dirty),
@@ -289,17 +308,11 @@ Deno.test("Jérôme Glisse's migrate and bounce", async (t) => {
   });
 
   await t.step("migrate: invalidating a page with a store in flight fails (-EBUSY)", () => {
-    const { env, mm, file, dev, hf } = world({ strategy: "migrate" }, 10_000);
-    let ret = 0;
-    env.spawn("gpu", function* () {
-      // Migrated at 1 µs; each store is in flight 10 µs: 1–11 µs and 11–21 µs.
-      for (let k = 0; k < 2; k++) yield* deviceStore(dev, file, 0, 900 + k);
-    });
-    env.spawn("invalidate", function* (e) {
-      yield e.sleep(15_000);
-      ret = yield* invalidateInodePages2Range(mm, file, 0, 0);
-    });
-    assert.equal(env.run().reason, "done");
+    const w = world({ strategy: "migrate" }, 10_000);
+    const { file, dev, hf } = w;
+    // Migrated at 1 µs; each store is in flight 10 µs: 1–11 µs and 11–21 µs.
+    const { ret, reason } = storesThenInvalidate(w);
+    assert.equal(reason, "done");
     assert.equal(ret, -16, "-EBUSY: ->launder_folio could not migrate the pinned page back");
     assert.equal(hf.stats.invalidateFailures, 1);
     assert.ok(dev.pte(file, 0), "the page stays on the device");
@@ -307,16 +320,10 @@ Deno.test("Jérôme Glisse's migrate and bounce", async (t) => {
   });
 
   await t.step("copy: the same invalidation waits for the store and succeeds", () => {
-    const { env, mm, file, dev, hf } = world({}, 10_000);
-    let ret = 1;
-    env.spawn("gpu", function* () {
-      for (let k = 0; k < 2; k++) yield* deviceStore(dev, file, 0, 900 + k);
-    });
-    env.spawn("invalidate", function* (e) {
-      yield e.sleep(15_000);
-      ret = yield* invalidateInodePages2Range(mm, file, 0, 0);
-    });
-    assert.equal(env.run().reason, "done");
+    const w = world({}, 10_000);
+    const { file, dev, hf } = w;
+    const { ret, reason } = storesThenInvalidate(w);
+    assert.equal(reason, "done");
     assert.equal(ret, 0);
     assert.equal(file.backing.get(0), 901, "laundered with the device's last store");
     assert.equal(hf.stats.invalidateFallbacks, 1);

@@ -19,14 +19,22 @@ function setup(latency: { kind: "fixed"; ns: number } | { kind: "never" }, error
   return { env, mm, fs, file };
 }
 
+/** A locked folio of `order` added to `file` at `index`, and a task running its ->read_folio. */
+function spawnReadFolio(w: ReturnType<typeof setup>, order: number, index: number): number {
+  const { env, mm, file } = w;
+  const f = folioAlloc(mm, order);
+  filemapAddFolioLocked(mm, file, f, index);
+  env.spawn("read", function* () {
+    yield* file.aops.readFolio!(mm, file, f);
+  });
+  return f;
+}
+
 Deno.test("SimpleFs read bios", async (t) => {
   await t.step("->read_folio fills every page of the folio from the backing store", () => {
-    const { env, mm, fs, file } = setup({ kind: "fixed", ns: 3_000 });
-    const f = folioAlloc(mm, 2);
-    filemapAddFolioLocked(mm, file, f, 4);
-    env.spawn("read", function* () {
-      yield* file.aops.readFolio!(mm, file, f);
-    });
+    const w = setup({ kind: "fixed", ns: 3_000 });
+    const { env, mm, fs, file } = w;
+    const f = spawnReadFolio(w, 2, 4);
     env.run();
     assert.equal(env.nowNs, 3_000);
     assert.deepEqual(
@@ -68,12 +76,9 @@ Deno.test("SimpleFs read bios", async (t) => {
   await t.step("a completion into a freed and reused frame is a use-after-free", () => {
     // The negative control of CLAIMS.md C0.2: a folio abandoned (removed and freed) while its
     // read is in flight, the frame reused, then the late reply arrives.
-    const { env, mm, fs, file } = setup({ kind: "fixed", ns: 10_000 });
-    const f = folioAlloc(mm, 0);
-    filemapAddFolioLocked(mm, file, f, 0);
-    env.spawn("read", function* () {
-      yield* file.aops.readFolio!(mm, file, f);
-    });
+    const w = setup({ kind: "fixed", ns: 10_000 });
+    const { env, mm, fs } = w;
+    const f = spawnReadFolio(w, 0, 0);
     env.spawn("abandon", function* (e) {
       yield e.sleep(5_000);
       filemapRemoveFolio(mm, f);
@@ -87,12 +92,9 @@ Deno.test("SimpleFs read bios", async (t) => {
   });
 
   await t.step("a completion into a folio someone unlocked meanwhile is a VM_BUG_ON", () => {
-    const { env, mm, fs, file } = setup({ kind: "fixed", ns: 10_000 });
-    const f = folioAlloc(mm, 0);
-    filemapAddFolioLocked(mm, file, f, 0);
-    env.spawn("read", function* () {
-      yield* file.aops.readFolio!(mm, file, f);
-    });
+    const w = setup({ kind: "fixed", ns: 10_000 });
+    const { env, mm, fs } = w;
+    const f = spawnReadFolio(w, 0, 0);
     env.spawn("abandon", function* (e) {
       yield e.sleep(5_000);
       mm.mem.clearFlag(f, PG.locked); // abandoned: unlocked, not uptodate, still cached

@@ -327,20 +327,30 @@ Deno.test("write_cache_pages", async (t) => {
       folioUnlock(mm, folio);
       return 0;
     };
+  /** Spawn `name`: write_cache_pages of `mapping` with startAndUnlock; returns its log. */
+  const spawnWalk = (
+    env: Engine,
+    mm: Mm,
+    mapping: AddressSpace,
+    name: string,
+    syncMode: "WB_SYNC_NONE" | "WB_SYNC_ALL",
+    nrToWrite?: number,
+  ) => {
+    const log: number[] = [];
+    env.spawn(name, function* () {
+      const wbc = writebackControl(
+        nrToWrite === undefined ? { syncMode } : { syncMode, nrToWrite },
+      );
+      yield* writeCachePages(mm, mapping, wbc, startAndUnlock(mm, log));
+    });
+    return log;
+  };
   await t.step("WB_SYNC_NONE skips a folio under writeback", () => {
     const { env, mm, mapping } = world();
     const fs = [0, 1, 2].map((i) => cacheFolio(mm, mapping, i));
     for (const f of fs) folioMarkDirty(mm, f);
     folioStartWriteback(mm, fs[1]!);
-    const log: number[] = [];
-    env.spawn("flusher", function* () {
-      yield* writeCachePages(
-        mm,
-        mapping,
-        writebackControl({ syncMode: "WB_SYNC_NONE" }),
-        startAndUnlock(mm, log),
-      );
-    });
+    const log = spawnWalk(env, mm, mapping, "flusher", "WB_SYNC_NONE");
     env.run();
     assert.deepEqual(log, [0, 2]);
     assert.ok(mm.mem.testFlag(fs[1]!, PG.dirty), "still dirty for next time");
@@ -350,15 +360,7 @@ Deno.test("write_cache_pages", async (t) => {
     const f = cacheFolio(mm, mapping, 0);
     folioMarkDirty(mm, f);
     folioStartWriteback(mm, f);
-    const log: number[] = [];
-    env.spawn("fsync", function* () {
-      yield* writeCachePages(
-        mm,
-        mapping,
-        writebackControl({ syncMode: "WB_SYNC_ALL" }),
-        startAndUnlock(mm, log),
-      );
-    });
+    const log = spawnWalk(env, mm, mapping, "fsync", "WB_SYNC_ALL");
     env.spawn("end_io", function* (env) {
       yield env.sleep(50);
       yield* folioEndWriteback(mm, f);
@@ -382,11 +384,7 @@ Deno.test("write_cache_pages", async (t) => {
     for (const [mode, expect] of [["WB_SYNC_NONE", 2], ["WB_SYNC_ALL", 5]] as const) {
       const { env, mm, mapping } = world();
       for (let i = 0; i < 5; i++) folioMarkDirty(mm, cacheFolio(mm, mapping, i));
-      const log: number[] = [];
-      const wbc = writebackControl({ syncMode: mode, nrToWrite: 2 });
-      env.spawn("wb", function* () {
-        yield* writeCachePages(mm, mapping, wbc, startAndUnlock(mm, log));
-      });
+      const log = spawnWalk(env, mm, mapping, "wb", mode, 2);
       env.run();
       assert.equal(log.length, expect, mode);
     }
@@ -395,15 +393,7 @@ Deno.test("write_cache_pages", async (t) => {
     const { env, mm, mapping } = world("6.12", 512);
     const idx = Array.from({ length: 70 }, (_, i) => (i * 37) % 101);
     for (const i of idx) folioMarkDirty(mm, cacheFolio(mm, mapping, i));
-    const log: number[] = [];
-    env.spawn("wb", function* () {
-      yield* writeCachePages(
-        mm,
-        mapping,
-        writebackControl({ syncMode: "WB_SYNC_NONE" }),
-        startAndUnlock(mm, log),
-      );
-    });
+    const log = spawnWalk(env, mm, mapping, "wb", "WB_SYNC_NONE");
     env.run();
     assert.deepEqual(log, [...idx].sort((a, b) => a - b));
     assert.equal(mm.env.violations.length, 0);
@@ -436,7 +426,6 @@ Deno.test("write_cache_pages", async (t) => {
     const { env, mm, mapping } = world();
     const f = cacheFolio(mm, mapping, 0);
     folioMarkDirty(mm, f);
-    const log: number[] = [];
     env.spawn("holder", function* (env) {
       yield* folioLock(mm, f);
       yield env.sleep(10);
@@ -444,14 +433,7 @@ Deno.test("write_cache_pages", async (t) => {
       filemapRemoveFolio(mm, f); // the walk's reference keeps the frame
       folioUnlock(mm, f);
     });
-    env.spawn("wb", function* () {
-      yield* writeCachePages(
-        mm,
-        mapping,
-        writebackControl({ syncMode: "WB_SYNC_ALL" }),
-        startAndUnlock(mm, log),
-      );
-    });
+    const log = spawnWalk(env, mm, mapping, "wb", "WB_SYNC_ALL");
     const r = env.run();
     assert.deepEqual(log, []);
     assert.equal(r.violations.length, 0);
