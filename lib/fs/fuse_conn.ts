@@ -242,7 +242,7 @@ export class FuseConn {
   /** fc->active_background. */
   activeBackground = 0;
   /** fiq->waitq: server threads waiting in read(/dev/fuse). */
-  readonly waitq = new WaitQueue("read(/dev/fuse)");
+  readonly waitq: WaitQueue = Object.assign(new WaitQueue("read(/dev/fuse)"), { idle: true });
   /** Server thread tasks. */
   readonly serverThreads: Task[] = [];
   /** Storage of the server: per inode, index → content tag. */

@@ -132,7 +132,7 @@ export function wbState(mm: Mm): WbState {
       bgRequested: false,
       running: false,
       flusher: null,
-      wakeQueue: new WaitQueue("wb_workfn work list"),
+      wakeQueue: Object.assign(new WaitQueue("wb_workfn work list"), { idle: true }),
       stats: {
         staleWakes: 0,
         freedDuringDelay: 0,

@@ -172,6 +172,7 @@ export class BlockDevice {
     this.mm = mm;
     this.config = BlockDeviceConfig.parse(config);
     this.#wait = new WaitQueue(`${this.config.name} request queue`);
+    this.#wait.idle = true; // queue tasks waiting for bios
     for (let q = 0; q < this.config.nrQueues; q++) {
       this.queueTasks.push(
         mm.env.spawn(`${this.config.name}/q${q}`, () => this.#serve(), { daemon: true }),

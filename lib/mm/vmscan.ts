@@ -257,7 +257,7 @@ function vmscanState(mm: Mm): VmscanState {
         kswapdFailures: 0,
       },
       kswapd: null,
-      kswapdWait: new WaitQueue("kswapd_wait"),
+      kswapdWait: Object.assign(new WaitQueue("kswapd_wait"), { idle: true }),
       kswapdPending: false,
       kswapdOrder: 0,
     };

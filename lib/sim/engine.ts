@@ -549,9 +549,15 @@ export class Engine {
       seed: this.seed,
       violations: this.#violations.slice(),
       reached: new Map(this.#reached),
-      waits: this.blockedTasks().length > 0 ? analyseWaits(this.blockedTasks()) : null,
+      waits: this.#waitReport(),
       trace: this.trace,
     };
+  }
+
+  #waitReport(): WaitReport | null {
+    // Idle workers waiting for work (WaitQueue.idle) are not part of any wait-for chain.
+    const blocked = this.blockedTasks().filter((t) => !t.blockedOn!.queue.idle);
+    return blocked.length > 0 ? analyseWaits(blocked) : null;
   }
 
   /** Tasks currently blocked on a wait. */

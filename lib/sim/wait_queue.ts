@@ -91,6 +91,11 @@ export class WaitQueue implements WaitTarget {
   describeWaiter: ((w: Waiter) => string) | null = null;
   /** A queue nothing will ever wake (see `env.hang`). */
   hung = false;
+  /**
+   * Waiters here are idle workers waiting for work (a kernel thread's main loop, a server in
+   * read(/dev/fuse)), not blocked on a resource: wait-for reports leave them out.
+   */
+  idle = false;
 
   /** Create a queue named `name`. */
   constructor(name: string) {

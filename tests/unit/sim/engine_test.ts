@@ -141,3 +141,19 @@ Deno.test("Engine determinism: same seed and strategy give the same trace", () =
   assert.equal(run(4), run(4));
   assert.notEqual(run(4), run(5));
 });
+
+Deno.test("wait-for reports leave out idle workers waiting for work (WaitQueue.idle)", () => {
+  const e = new Engine();
+  const work = new WaitQueue("work list");
+  work.idle = true;
+  const never = new WaitQueue("a reply that never comes");
+  e.spawn("worker", function* (env, self) {
+    yield env.waitOn(work.prepare(self, true));
+  }, { daemon: true });
+  e.spawn("client", function* (env, self) {
+    yield env.waitOn(never.prepare(self, false));
+  });
+  const r = e.run();
+  assert.equal(r.reason, "stuck");
+  assert.deepEqual(r.waits?.blocked.map((b) => b.task), ["client#1"]);
+});
