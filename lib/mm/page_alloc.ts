@@ -574,7 +574,7 @@ export function* performReclaim(mm: Mm, gfp: number, order: number): Process<num
   const noreclaim = memallocNoreclaimSave(env);
   const hadDirect = task.flags & TaskFlag.DIRECT_RECLAIM;
   task.flags |= TaskFlag.DIRECT_RECLAIM;
-  env.emit("mm_vmscan_direct_reclaim_begin", task.name, order, gfpToString(gfp));
+  // The mm_vmscan_direct_reclaim_begin/end tracepoints are try_to_free_pages()'s (vmscan.ts).
   let progress = 0;
   try {
     if (reclaim) progress = yield* reclaim(mm, order, gfp);
@@ -582,7 +582,6 @@ export function* performReclaim(mm: Mm, gfp: number, order: number): Process<num
     if (!hadDirect) task.flags &= ~TaskFlag.DIRECT_RECLAIM;
     memallocNoreclaimRestore(env, noreclaim);
   }
-  env.emit("mm_vmscan_direct_reclaim_end", task.name, null, progress);
   yield env.point(); // cond_resched()
   return progress;
 }

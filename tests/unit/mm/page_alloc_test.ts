@@ -78,11 +78,15 @@ function stubReclaim(mm: Mm, free: (call: ReclaimCall) => number) {
   const calls: ReclaimCall[] = [];
   setPageAllocHooks(mm, {
     *tryToFreePages(mm, order, gfp) {
+      // Stands in for try_to_free_pages(), which emits the direct-reclaim tracepoints.
       const t = mm.env.current!;
       const call = { task: t.name, gfp, flags: t.flags, order };
       calls.push(call);
+      mm.env.emit("mm_vmscan_direct_reclaim_begin", t.name, order, gfp);
       yield mm.env.sleep(1_000); // reclaim takes time
-      return free(call);
+      const n = free(call);
+      mm.env.emit("mm_vmscan_direct_reclaim_end", t.name, null, n);
+      return n;
     },
   });
   return calls;
