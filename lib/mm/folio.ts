@@ -215,11 +215,25 @@ export function folioPutRefs(mm: Mm, folio: number, n: number): void {
     return;
   }
   rc[folio] = before - n;
-  if (before - n === 0) freeFolio(mm, folio);
+  if (before - n === 0) __folioPut(mm, folio);
 }
 
-/** __folio_put: the refcount reached zero. */
-function freeFolio(mm: Mm, folio: number): void {
+/**
+ * __folio_put (mm/swap.c): the refcount reached zero — off the LRU, checked as
+ * free_pages_prepare() does, back to the buddy allocator. Callers that dropped the last
+ * reference themselves (lib/mm/lru.ts's putback path) call it directly.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, folioAlloc, __folioPut } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * mm.mem.refcount[f] = 0; // the last reference was dropped elsewhere
+ * __folioPut(mm, f);
+ * if (mm.zone.nrFreePages !== 64) throw new Error("freed");
+ * ```
+ */
+export function __folioPut(mm: Mm, folio: number): void {
   const mem = mm.mem;
   // page_cache_release(): off the LRU first (folio_put does this before the checks).
   if (mem.testFlag(folio, PG.lru)) {

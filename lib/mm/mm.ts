@@ -27,6 +27,7 @@ import { PG, PhysMem, PhysMemConfig, type PhysMemConfigInput } from "./memory.ts
 import type { ConfigSchema } from "../config.ts";
 import { defineConfig, nested } from "../_config.ts";
 import { VmStat } from "./vmstat.ts";
+import { __folioPut } from "./folio.ts";
 
 /**
  * Configuration of an {@link Mm}.
@@ -154,6 +155,8 @@ export class Mm {
     this.mem = new PhysMem(c.memory);
     this.zone = new Zone(this.mem, c.zone);
     this.lruvec = new Lruvec(this.mem, c.lru);
+    // folio_putback_lru() dropping the last reference frees through __folio_put.
+    this.lruvec.freeFolio = (pfn) => __folioPut(this, pfn);
     const mem = this.mem;
     this.waitTable = new WaitTable("folio_wait_table", {
       testBit: (pfn, bit) => mem.testFlag(pfn, bit),
