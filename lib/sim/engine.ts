@@ -291,6 +291,8 @@ export class Engine {
   #ready: Task[] = [];
   #readyHead = 0;
   #last: Task | null = null;
+  /** The last step ended at a preemption point with the task still ready (env.point()). */
+  #lastStillReady = false;
   #liveNonDaemon = 0;
   #choices: number[] = [];
   #choicePoints = 0;
@@ -524,7 +526,11 @@ export class Engine {
         let task: Task;
         if (n === 1 || this.#isFifo) {
           task = ready[this.#readyHead++]!;
-          if (n > 1) this.#choicePoints++;
+          if (n > 1) {
+            this.#choicePoints++;
+            // Round robin: moving on from a task that is still ready is a preemption.
+            if (this.#lastStillReady && task !== this.#last) this.#preemptions++;
+          }
         } else {
           task = this.#pick(n);
         }
@@ -568,7 +574,10 @@ export class Engine {
   #pick(n: number): Task {
     const ready = this.#ready;
     const head = this.#readyHead;
-    const last = this.#last;
+    // The previous task counts as "still running" only if its step ended at a preemption
+    // point (env.point()); a task that slept or blocked and is ready again gave up the CPU, so
+    // running another task first is no preemption (as in CHESS's preemption bounding).
+    const last = this.#lastStillReady ? this.#last : null;
     let prevIdx = -1;
     if (last !== null) {
       for (let i = 0; i < n; i++) {
@@ -609,6 +618,7 @@ export class Engine {
   #step(task: Task): void {
     this.current = task;
     this.#last = task;
+    this.#lastStillReady = false;
     this.steps++;
     this.#strategy.onStep?.(task, this.steps);
     const gen = task.gen!;
@@ -641,8 +651,10 @@ export class Engine {
       const kind = eff.kind;
       if (kind === EffectKind.Sleep) {
         const ns = eff.num;
-        if (ns === 0) this.#ready.push(task);
-        else {
+        if (ns === 0) {
+          this.#ready.push(task);
+          this.#lastStillReady = true;
+        } else {
           this.#mightSleep(task, "sleep");
           this.#heap.push(this.nowNs + ns, this.#seq++, task);
         }

@@ -38,6 +38,12 @@ export function pct(options: PctOptions): Strategy {
   if (!(depth >= 1) || !(maxSteps >= 1)) {
     throw new RangeError(`pct: depth and maxSteps must be ≥ 1, got ${depth}, ${maxSteps}`);
   }
+  if (depth - 1 > maxSteps) {
+    throw new RangeError(
+      `pct: depth ${depth} needs ${depth - 1} distinct change points in [1, maxSteps], ` +
+        `but maxSteps is ${maxSteps}`,
+    );
+  }
   const rng = new Rng(seed ^ 0x27d4eb2d);
   const prio = new Map<Task, number>();
   // d−1 change points in [1, k]; the i-th lowers the running task to priority i (< d).

@@ -10,10 +10,29 @@
  * @module
  */
 
-import { xoroshiro128plus } from "npm:pure-rand@^8/generator/xoroshiro128plus";
+import {
+  xoroshiro128plus,
+  xoroshiro128plusFromState,
+} from "npm:pure-rand@^8/generator/xoroshiro128plus";
 
 /** The underlying jumpable generator of pure-rand. */
 type Gen = ReturnType<typeof xoroshiro128plus>;
+
+/** splitmix32 (a 32-bit variant of Steele, Lea & Flood's SplitMix) over successive counters. */
+function seeded(seed: number): Gen {
+  let a = seed | 0;
+  const next = () => {
+    a = (a + 0x9e3779b9) | 0;
+    let t = a ^ (a >>> 16);
+    t = Math.imul(t, 0x21f0aaad);
+    t ^= t >>> 15;
+    t = Math.imul(t, 0x735a2d97);
+    return (t ^ (t >>> 15)) | 0;
+  };
+  const state: number[] = [next(), next(), next(), next()];
+  if (!state.some((w) => w !== 0)) state[0] = 1; // xoroshiro's state must not be all zero
+  return xoroshiro128plusFromState(state) as Gen;
+}
 
 const SCALE26 = 2 ** -26;
 const SCALE53 = 2 ** -53;
@@ -36,10 +55,14 @@ export class Rng {
   /** The seed this stream (or its ancestor) was created from. */
   readonly seed: number;
 
-  /** Create a stream from an integer seed (only the low 32 bits are used). */
+  /**
+   * Create a stream from an integer seed (only the low 32 bits are used). The 128-bit state is
+   * filled from the seed by splitmix32 (pure-rand's own seeding puts a small seed straight into
+   * the state, so the first draws of seeds 0, 1, 2… are nearly equal).
+   */
   constructor(seed: number, gen?: Gen) {
     this.seed = seed;
-    this.#g = gen ?? xoroshiro128plus(seed | 0);
+    this.#g = gen ?? seeded(seed);
   }
 
   /** A uniform unsigned 32-bit integer. */

@@ -74,11 +74,10 @@ Deno.test("fifo runs the task that has been ready longest", async (t) => {
 
 Deno.test({
   name: "fifo run reports the preemptions its round robin makes (RunResult.preemptions)",
-  // BUG (reported, not fixed here): Engine.run's fifo fast path never counts preemptions, so
+  // Regression test (fixed in the engine): Engine.run's fifo fast path never counts preemptions, so
   // a fifo run reports 0 although it switches away from tasks that are still ready, which
   // RunResult.preemptions documents as a preemption; the same schedule through the general
   // path (a strategy returning ctx.fifoIndex) reports them.
-  ignore: true,
   fn() {
     assert.equal(run(fifo()).preemptions, run(slowFifo()).preemptions);
   },

@@ -29,11 +29,10 @@ Deno.test("pct rejects a depth or step estimate below 1", () => {
 
 Deno.test({
   name: "pct with more change points (depth − 1) than steps (maxSteps) does not loop forever",
-  // BUG (reported, not fixed here): pct() draws depth − 1 *distinct* change points from
+  // Regression test (fixed in the engine): pct() draws depth − 1 *distinct* change points from
   // [1, maxSteps] with a do/while that never ends when depth − 1 > maxSteps, so
   // pct({ depth: 4, maxSteps: 2, seed: 1 }) hangs instead of throwing a RangeError (or
   // clamping the number of change points).
-  ignore: true,
   fn() {
     assert.throws(() => pct({ depth: 4, maxSteps: 2, seed: 1 }), RangeError);
   },
@@ -63,14 +62,13 @@ Deno.test("pct with depth 1 runs each task to completion in a random priority or
 
 Deno.test({
   name: "pct with depth 1 gives every task order over consecutive seeds 0…199",
-  // BUG (reported, not fixed here): Rng(seed) (lib/sim/rng.ts) seeds pure-rand's
+  // Regression test (fixed in the engine): Rng(seed) (lib/sim/rng.ts) seeds pure-rand's
   // xoroshiro128+ without scrambling, so the first two 32-bit draws of a fresh stream are
   // about ~seed: for seeds 0…999 the first Rng.float() lies in [0.99998, 1). pct() gives the
   // first task the priority depth + float()·1e9, so with small consecutive seeds task "a"
   // always gets (nearly) the same priority and only 3 of the 6 orders ever occur. pctSearch
   // and randomSearch hash their seeds (mixSeed) and are not affected; direct pct(seed) /
   // new Rng(seed) users with small seeds are.
-  ignore: true,
   fn() {
     const orders = new Set<string>();
     for (let seed = 0; seed < 200; seed++) orders.add(run(3, 3, 1, 9, seed).order);
