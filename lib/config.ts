@@ -7,7 +7,18 @@
  * @module
  */
 
-/** One problem found in a configuration: where and what. */
+/**
+ * One problem found in a configuration: where and what.
+ *
+ * @example
+ * ```ts
+ * import { type ConfigIssue, PhysMemConfig } from "@mmsim/mmsim";
+ * const r = PhysMemConfig.safeParse({ nrFrames: "many" });
+ * if (r.success) throw new Error("a string frame count must be rejected");
+ * const issue: ConfigIssue = r.error.issues[0]!;
+ * if (issue.path[0] !== "nrFrames" || issue.message === "") throw new Error(JSON.stringify(issue));
+ * ```
+ */
 export interface ConfigIssue {
   /** Path of the offending field, e.g. `["server", "threads"]`. */
   path: PropertyKey[];
@@ -15,7 +26,17 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** Result of {@link ConfigSchema.safeParse}. */
+/**
+ * Result of {@link ConfigSchema.safeParse}.
+ *
+ * @example
+ * ```ts
+ * import { PhysMemConfig, type SafeParseResult } from "@mmsim/mmsim";
+ * const r: SafeParseResult<PhysMemConfig> = PhysMemConfig.safeParse({ nrFrames: 64 });
+ * if (!r.success) throw new Error(r.error.message);
+ * if (r.data.nrFrames !== 64 || r.data.pageSizeBytes !== 4096) throw new Error("defaults filled");
+ * ```
+ */
 export type SafeParseResult<Out> =
   | { success: true; data: Out }
   | { success: false; error: { issues: ConfigIssue[]; message: string } };

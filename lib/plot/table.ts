@@ -9,7 +9,17 @@
 
 import { escapeXml, JUPYTER_DISPLAY } from "./display.ts";
 
-/** A table cell value. `undefined` and `null` print as empty cells. */
+/**
+ * A table cell value. `undefined` and `null` print as empty cells.
+ *
+ * @example
+ * ```ts
+ * import { type Cell, formatCell } from "@mmsim/mmsim";
+ * const row: Cell[] = ["dirty", 3, 0.125, true, null];
+ * const text = row.map((c) => formatCell(c, 2)).join("|");
+ * if (text !== "dirty|3|0.13|true|") throw new Error(text);
+ * ```
+ */
 export type Cell = string | number | boolean | bigint | null | undefined;
 
 /**

@@ -14,7 +14,19 @@ import type { WaitReport } from "../sim/deadlock.ts";
 import type { ExploreResult } from "../sim/explore.ts";
 import { type Figure, plot } from "./display.ts";
 
-/** A wait bar of the swim-lane figure. */
+/**
+ * A wait bar of the swim-lane figure.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type LaneBar, laneData } from "@mmsim/mmsim";
+ * const e = new Engine({ trace: true });
+ * e.spawn("stuck", function* (env) { yield env.sleep(5); yield env.hang("server died"); });
+ * e.run();
+ * const bar: LaneBar = laneData(e.trace!, "time").bars[0]!;
+ * if (bar.outcome !== "never woken" || bar.x1 !== 5) throw new Error(JSON.stringify(bar));
+ * ```
+ */
 export interface LaneBar {
   /** Lane (task `name#id`). */
   lane: string;
@@ -28,7 +40,21 @@ export interface LaneBar {
   outcome: "woken" | "never woken";
 }
 
-/** A point mark of the swim-lane figure. */
+/**
+ * A point mark of the swim-lane figure.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type LaneMark, laneData } from "@mmsim/mmsim";
+ * const e = new Engine({ trace: true });
+ * e.spawn("writer", function* (env) { yield env.sleep(7); env.emit("folio_mark_dirty", 12); });
+ * e.run();
+ * const mark: LaneMark = laneData(e.trace!, "time").marks[0]!;
+ * if (mark.kind !== "folio_mark_dirty" || mark.x !== 7 || !mark.lane.startsWith("writer")) {
+ *   throw new Error(JSON.stringify(mark));
+ * }
+ * ```
+ */
 export interface LaneMark {
   /** Lane. */
   lane: string;
@@ -40,7 +66,21 @@ export interface LaneMark {
   label: string;
 }
 
-/** Options of {@link swimLanes}. */
+/**
+ * Options of {@link swimLanes}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, swimLanes, type SwimLaneOptions } from "@mmsim/mmsim";
+ * const e = new Engine({ trace: true });
+ * e.spawn("writer", function* (env) { yield env.sleep(7); env.emit("folio_mark_dirty", 12); });
+ * e.spawn("reader", function* (env) { yield env.sleep(3); env.emit("mm_filemap_get_pages", 12); });
+ * e.run();
+ * const opts: SwimLaneOptions = { x: "order", lanes: (l) => l.startsWith("writer"), width: 400 };
+ * const fig = swimLanes(e.trace!, opts);
+ * if (!fig.svg.includes("writer") || fig.svg.includes("reader")) throw new Error("lane filter");
+ * ```
+ */
 export interface SwimLaneOptions {
   /** X axis: virtual time, or the order of trace events (default: order if all at t=0). */
   x?: "time" | "order";
