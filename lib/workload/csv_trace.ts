@@ -15,7 +15,16 @@
 
 import type { TraceSource } from "./oracle_general.ts";
 
-/** Operation codes of the `op` column. */
+/**
+ * Operation codes of the `op` column.
+ *
+ * @example
+ * ```ts
+ * import { CSV_OP, parseCsvTrace } from "@mmsim/mmsim";
+ * const b = await parseCsvTrace("0,1,5,read\n3,1,6,W\n");
+ * if (b.op[0] !== CSV_OP.read || b.op[1] !== CSV_OP.write) throw new Error(String(b.op));
+ * ```
+ */
 export const CSV_OP = { read: 0, write: 1 } as const;
 
 /**

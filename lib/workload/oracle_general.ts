@@ -22,7 +22,22 @@
  * @module
  */
 
-/** Bytes per oracleGeneral record. */
+/**
+ * Bytes per oracleGeneral record.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   encodeOracleGeneral,
+ *   OracleGeneralBatch,
+ *   ORACLE_GENERAL_RECORD_BYTES,
+ * } from "@mmsim/mmsim";
+ * const b = new OracleGeneralBatch(3);
+ * for (const id of [1, 2, 1]) b.push(0, id, 4096, -1);
+ * const bytes = encodeOracleGeneral(b);
+ * if (bytes.length !== 3 * ORACLE_GENERAL_RECORD_BYTES) throw new Error("24 bytes per record");
+ * ```
+ */
 export const ORACLE_GENERAL_RECORD_BYTES = 24;
 
 const TWO32 = 2 ** 32;
@@ -91,7 +106,28 @@ function nextVtime(lo: number, hiSigned: number): number {
   return hiSigned * TWO32 + lo;
 }
 
-/** Which fields a reader decodes: every field, or only `obj_id` (faster, for replay). */
+/**
+ * Which fields a reader decodes: every field, or only `obj_id` (faster, for replay).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   encodeOracleGeneral,
+ *   OracleGeneralBatch,
+ *   type OracleGeneralFields,
+ *   readOracleGeneral,
+ * } from "@mmsim/mmsim";
+ * const b = new OracleGeneralBatch(2);
+ * b.push(1, 40, 4096, -1);
+ * b.push(2, 41, 8192, -1);
+ * const fields: OracleGeneralFields = "objId";
+ * const ids: number[] = [];
+ * for await (const batch of readOracleGeneral(encodeOracleGeneral(b), 16, fields)) {
+ *   for (let i = 0; i < batch.length; i++) ids.push(batch.objId(i));
+ * }
+ * if (ids.join() !== "40,41") throw new Error(ids.join());
+ * ```
+ */
 export type OracleGeneralFields = "all" | "objId";
 
 /**
@@ -163,7 +199,27 @@ export function parseOracleGeneral(bytes: Uint8Array): OracleGeneralBatch {
   return out;
 }
 
-/** A trace source: a byte stream (e.g. `(await Deno.open(path)).readable`) or whole bytes. */
+/**
+ * A trace source: a byte stream (e.g. `(await Deno.open(path)).readable`) or whole bytes.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   encodeOracleGeneral,
+ *   OracleGeneralBatch,
+ *   replayOracleGeneral,
+ *   type TraceSource,
+ * } from "@mmsim/mmsim";
+ * const b = new OracleGeneralBatch(3);
+ * for (const id of [7, 8, 7]) b.push(0, id, 4096, -1);
+ * const bytes = encodeOracleGeneral(b);
+ * const whole: TraceSource = bytes;
+ * const stream: TraceSource = ReadableStream.from([bytes.subarray(0, 30), bytes.subarray(30)]);
+ * const a = await replayOracleGeneral(whole, { capacityPages: 4 });
+ * const s = await replayOracleGeneral(stream, { capacityPages: 4 });
+ * if (a.hits !== 1 || s.hits !== 1 || s.requests !== 3) throw new Error(JSON.stringify([a, s]));
+ * ```
+ */
 export type TraceSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array;
 
 async function* chunksOf(source: TraceSource): AsyncGenerator<Uint8Array> {

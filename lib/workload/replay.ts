@@ -77,7 +77,20 @@ export interface ReplayConfig {
   folioReferenced: "no_ptes" | "pg_referenced";
 }
 
-/** Input of `ReplayConfig` (what `PageCacheReplay` and the replay functions accept). */
+/**
+ * Input of `ReplayConfig` (what `PageCacheReplay` and the replay functions accept).
+ *
+ * @example
+ * ```ts
+ * import { PageCacheReplay, type ReplayOptions } from "@mmsim/mmsim";
+ * const opts: ReplayOptions = { capacityPages: 8, policy: "active_inactive" };
+ * const r = new PageCacheReplay(opts);
+ * for (let i = 0; i < 40; i++) r.access(1, i % 12);
+ * const s = r.stats();
+ * if (r.config.folioReferenced !== "no_ptes") throw new Error("default filled in");
+ * if (s.hits + s.misses !== 40 || r.nrCached > 8) throw new Error(JSON.stringify(s));
+ * ```
+ */
 export interface ReplayOptions {
   /** Page-cache size in base pages. */
   capacityPages: number;
@@ -104,7 +117,21 @@ export const ReplayConfig: ConfigSchema<ReplayConfig, ReplayOptions> = defineCon
   replaySchema,
 );
 
-/** The lookups a replay's page-cache index offers (page index → pfn). */
+/**
+ * The lookups a replay's page-cache index offers (page index → pfn).
+ *
+ * @example
+ * ```ts
+ * import { type PageCacheIndex, PageCacheReplay } from "@mmsim/mmsim";
+ * const r = new PageCacheReplay({ capacityPages: 2 });
+ * for (const index of [1, 2, 1, 3]) r.access(1, index); // LRU: page 2 is evicted for page 3
+ * const xa: PageCacheIndex = r.mappingIndex(1);
+ * const cached: number[] = [];
+ * xa.forEach((index) => cached.push(index));
+ * if (xa.size !== 2 || xa.load(2) !== -1 || xa.load(3) < 0) throw new Error(cached.join());
+ * if (cached.sort().join() !== "1,3") throw new Error(cached.join());
+ * ```
+ */
 export interface PageCacheIndex {
   /** The pfn cached at `index`, or -1. */
   load(index: number): number;
@@ -114,7 +141,19 @@ export interface PageCacheIndex {
   forEach(cb: (index: number, pfn: number) => void): void;
 }
 
-/** Counters of a replay. */
+/**
+ * Counters of a replay.
+ *
+ * @example
+ * ```ts
+ * import { replayCsvTrace, type ReplayStats } from "@mmsim/mmsim";
+ * // One frame, three requests alternating between two pages: every request misses.
+ * const s: ReplayStats = await replayCsvTrace("0,1,0,r\n1,1,1,r\n2,1,0,r\n", { capacityPages: 1 });
+ * if (s.requests !== 3 || s.misses !== 3 || s.hits !== 0 || s.evictions !== 2) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface ReplayStats {
   /** Requests replayed. */
   requests: number;

@@ -11,7 +11,21 @@
  * @module
  */
 
-/** A source of uniform floats in [0, 1), such as the engine's `Rng`. */
+/**
+ * A source of uniform floats in [0, 1), such as the engine's `Rng`.
+ *
+ * @example
+ * ```ts
+ * import { type FloatSource, Rng, Zipf } from "@mmsim/mmsim";
+ * const draw = (src: FloatSource) => {
+ *   const zipf = new Zipf(1000, 0.9, src);
+ *   return Array.from({ length: 5 }, () => zipf.sampleId());
+ * };
+ * const a = draw(new Rng(7)), b = draw(new Rng(7));
+ * if (a.join() !== b.join()) throw new Error("same seed, same samples");
+ * if (!a.every((id) => id >= 0 && id < 1000)) throw new Error(a.join());
+ * ```
+ */
 export interface FloatSource {
   /** A uniform float in [0, 1). */
   float(): number;
