@@ -70,7 +70,20 @@ import {
 } from "./fuse_conn.ts";
 import { fuseSyncWrites, fuseWaitOnPageWriteback, fuseWritepages } from "./fuse_writeback.ts";
 
-/** The writeback designs (see the module doc). */
+/**
+ * The writeback designs (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseMount, type FuseWritebackDesign, Mm } from "@mmsim/mmsim";
+ * const designOf = (version: string): FuseWritebackDesign =>
+ *   new FuseMount(new Mm(new Engine(), { memory: { nrFrames: 64 }, version })).design;
+ * // `auto` follows the era: temp pages with chained rewrites until v6.16 removed them.
+ * if (designOf("6.12") !== "chained" || designOf("6.16") !== "no-temp") throw new Error("auto");
+ * const fm = new FuseMount(new Mm(new Engine(), { memory: { nrFrames: 64 } }), { writeback: "wait" });
+ * if (fm.design !== "wait") throw new Error("an explicit design is kept");
+ * ```
+ */
 export type FuseWritebackDesign = "no-check" | "wait" | "chained" | "no-temp";
 
 /**
@@ -97,7 +110,20 @@ export interface FuseMountConfig {
   maxOrder: number;
 }
 
-/** Input of {@link FuseMountConfig}: every field optional. */
+/**
+ * Input of {@link FuseMountConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseMount, type FuseMountConfigInput, Mm } from "@mmsim/mmsim";
+ * const input: FuseMountConfigInput = { writeback: "no-temp", server: { threads: 2 } };
+ * const fm = new FuseMount(new Mm(new Engine(), { memory: { nrFrames: 64 } }), input);
+ * const fi = fm.createInode();
+ * if (fm.conn.serverThreads.length !== 2 || fm.config.maxOrder !== 0) throw new Error("config");
+ * // no-temp sets AS_WRITEBACK_MAY_DEADLOCK_ON_RECLAIM on the mapping unless told otherwise.
+ * if (!fi.mapping.writebackMayDeadlockOnReclaim) throw new Error("flag of the no-temp design");
+ * ```
+ */
 export interface FuseMountConfigInput {
   /** The userspace server. */
   server?: FuseServerConfigInput;

@@ -45,10 +45,51 @@ import { folioPut } from "../mm/folio.ts";
 import { folioAllocGfp, GFP_KERNEL } from "../mm/page_alloc.ts";
 import { MAX_RECLAIM_RETRIES, tryToFreeMemCgroupPages } from "../mm/vmscan.ts";
 
-/** FUSE opcodes the model uses. */
+/**
+ * FUSE opcodes the model uses.
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseConn, type FuseOpcode, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const conn = new FuseConn(new Mm(env, { memory: { nrFrames: 64 } }));
+ * const ops: FuseOpcode[] = ["GETATTR", "FLUSH", "GETATTR"];
+ * env.spawn("app", function* () {
+ *   for (const op of ops) yield* conn.sendSync(conn.newRequest(op, 1, 0));
+ * });
+ * env.run();
+ * if (conn.stats.replied.GETATTR !== 2 || conn.stats.sent.FLUSH !== 1) {
+ *   throw new Error(JSON.stringify(conn.stats));
+ * }
+ * ```
+ */
 export type FuseOpcode = "READ" | "WRITE" | "FLUSH" | "FSYNC" | "GETATTR";
 
-/** Request states (`enum fuse_req_state` of v3.11; later kernels use flags with the same flow). */
+/**
+ * Request states (`enum fuse_req_state` of v3.11; later kernels use flags with the same flow).
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseConn, type FuseReqState, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const conn = new FuseConn(new Mm(env, { memory: { nrFrames: 64 } }), {
+ *   latency: { kind: "fixed", ns: 100 },
+ * });
+ * const seen: FuseReqState[] = [];
+ * env.spawn("app", function* (env) {
+ *   const req = conn.newRequest("GETATTR", 1, 0);
+ *   seen.push(req.state); // INIT: being filled
+ *   conn.queueRequest(req);
+ *   seen.push(req.state); // PENDING: waiting for a server thread
+ *   yield env.sleep(50);
+ *   seen.push(req.state); // SENT: read by the server, no reply yet
+ *   yield* req.done.wait(env);
+ *   seen.push(req.state); // FINISHED: replied
+ * });
+ * env.run();
+ * if (seen.join() !== "INIT,PENDING,SENT,FINISHED") throw new Error(seen.join());
+ * ```
+ */
 export type FuseReqState = "INIT" | "PENDING" | "SENT" | "FINISHED";
 
 /**
@@ -90,7 +131,18 @@ export interface FuseServerConfig {
   maxPagesPerReq: number;
 }
 
-/** Input of {@link FuseServerConfig}: every field optional. */
+/**
+ * Input of {@link FuseServerConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseConn, type FuseServerConfigInput, Mm } from "@mmsim/mmsim";
+ * const input: FuseServerConfigInput = { threads: 3, latency: { kind: "fixed", ns: 2_000 } };
+ * const conn = new FuseConn(new Mm(new Engine(), { memory: { nrFrames: 64 } }), input);
+ * if (conn.serverThreads.length !== 3) throw new Error("one task per server thread");
+ * if (conn.config.maxBackground !== 12) throw new Error("unset fields get the kernel default");
+ * ```
+ */
 export type FuseServerConfigInput = Partial<FuseServerConfig>;
 
 const fuseServerSchema = z.object({

@@ -108,7 +108,28 @@ export interface FuseReadConfig {
   splice: FuseSpliceConfig;
 }
 
-/** Input of {@link FuseReadConfig}: every field optional. */
+/**
+ * Input of {@link FuseReadConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, FuseMount, FuseReadSide, type FuseReadConfigInput, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 512 } });
+ * const input: FuseReadConfigInput = { reply: "splice", splice: { stealable: true } };
+ * const rs = new FuseReadSide(new FuseMount(mm), input);
+ * const fi = rs.createInode(new Map([[0, 10], [1, 11]]));
+ * let got: number[] = [];
+ * env.spawn("reader", function* () {
+ *   const r = yield* rs.read(fi, 0, 2);
+ *   if (r.ok) got = r.value;
+ * });
+ * env.run();
+ * if (got.join() !== "10,11" || rs.config.abandon !== "none") throw new Error(got.join());
+ * // Stealable server pages are moved into the page cache, not copied.
+ * if (rs.stats.movedPages === 0 || rs.stats.memcpyPages !== 0) throw new Error("moved");
+ * ```
+ */
 export interface FuseReadConfigInput {
   /** Reply path. */
   reply?: "copy" | "splice";

@@ -86,7 +86,18 @@ export interface FuseSpliceConfig {
   holdNs: number;
 }
 
-/** Input of {@link FuseSpliceConfig}: every field optional. */
+/**
+ * Input of {@link FuseSpliceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { FuseSpliceConfig, type FuseSpliceConfigInput } from "@mmsim/mmsim";
+ * // A server that raised its pipe to 64 buffers with F_SETPIPE_SZ and keeps pages 1 µs.
+ * const input: FuseSpliceConfigInput = { pipeMaxUsage: 64, holdNs: 1_000 };
+ * const c = FuseSpliceConfig.parse(input);
+ * if (c.pipeMaxUsage !== 64 || !c.stealable || !c.fillPipeAtRead) throw new Error("defaults kept");
+ * ```
+ */
 export type FuseSpliceConfigInput = Partial<FuseSpliceConfig>;
 
 const fuseSpliceSchema = z.object({
@@ -446,7 +457,30 @@ export function* fuseTryMoveFolio(
   return 0;
 }
 
-/** Options of {@link fuseSpliceReadInstall}. */
+/**
+ * Options of {@link fuseSpliceReadInstall}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   FuseMount,
+ *   fusePerformWrite,
+ *   fuseSpliceReadInstall,
+ *   type FuseSpliceReadOptions,
+ *   Mm,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const fm = new FuseMount(mm, { server: { latency: { kind: "fixed", ns: 0 } } });
+ * const opts: FuseSpliceReadOptions = { latencyNs: 1_000 }; // pipe released at the reply
+ * const stats = fuseSpliceReadInstall(fm, opts);
+ * const fi = fm.createInode();
+ * env.spawn("write", function* () { yield* fusePerformWrite(mm, fi, 0, 5); });
+ * const r = env.run();
+ * if (r.nowNs !== 1_000 || stats.refFolios !== 1 || stats.live !== 0) throw new Error(`${r.nowNs}`);
+ * ```
+ */
 export interface FuseSpliceReadOptions {
   /** The server's time between reading a WRITE and replying (ns); default 0. */
   latencyNs?: number;
