@@ -12,7 +12,24 @@
 import type { Task } from "./engine.ts";
 import type { WaitTarget } from "./wait_queue.ts";
 
-/** One blocked task and its wait. */
+/**
+ * One blocked task and its wait.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mutex, type WaitEdge } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const a = new Mutex("A"), b = new Mutex("B");
+ * const t1 = e.spawn("t1", function* (env) { yield* a.lock(env); yield env.sleep(1); yield* b.lock(env); });
+ * e.spawn("t2", function* (env) { yield* b.lock(env); yield env.sleep(1); yield* a.lock(env); });
+ * const edges: WaitEdge[] = e.run().waits?.blocked ?? [];
+ * const edge = edges.find((x) => x.task === t1.toString());
+ * // t1 holds A and waits for B, which t2 holds.
+ * if (edge?.waitsFor !== "mutex B" || edge.heldBy.join() !== "t2#1") {
+ *   throw new Error(JSON.stringify(edge));
+ * }
+ * ```
+ */
 export interface WaitEdge {
   /** The blocked task (`name#id`). */
   task: string;
@@ -22,7 +39,18 @@ export interface WaitEdge {
   heldBy: string[];
 }
 
-/** The wait-for analysis of a run that ended with blocked tasks. */
+/**
+ * The wait-for analysis of a run that ended with blocked tasks.
+ *
+ * @example A reader waiting on a server that never replies is hung, not deadlocked
+ * ```ts
+ * import { Engine, type WaitReport } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * e.spawn("reader", function* (env) { yield env.hang("FUSE_READ reply"); });
+ * const w: WaitReport | null = e.run().waits;
+ * if (w?.kind !== "hung" || w.cycles.length !== 0 || w.hung.length !== 1) throw new Error(w?.text);
+ * ```
+ */
 export interface WaitReport {
   /** `cycle` if some wait chain loops, else `hung` if some ends in a hung wait, else `blocked`. */
   kind: "cycle" | "hung" | "blocked";

@@ -53,11 +53,44 @@ export const TaskFlag = {
   LOCAL_THROTTLE: 1 << 5,
 } as const;
 
-/** A process body: a generator that yields {@link Effect}s and may return a value. */
+/**
+ * A process body: a generator that yields {@link Effect}s and may return a value.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type Env, type Process } from "@mmsim/mmsim";
+ * // A helper process: write out `pages` pages at 100 µs each; callers run it with `yield*`.
+ * function* writePages(env: Env, pages: number): Process<number> {
+ *   for (let i = 0; i < pages; i++) yield env.sleep(100_000);
+ *   return pages;
+ * }
+ * const e = new Engine();
+ * const t = e.spawn("writer", function* (env) { return yield* writePages(env, 4); });
+ * const r = e.run();
+ * if (t.result !== 4 || r.nowNs !== 400_000) throw new Error("4 pages take 400 µs");
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type Process<R = unknown> = Generator<Effect, R, any>;
 
-/** A function that starts a process body for a task. */
+/**
+ * A function that starts a process body for a task.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type ProcessFn, TaskFlag } from "@mmsim/mmsim";
+ * // A process body receives the environment and its own task (with its PF_* flags).
+ * const body: ProcessFn<boolean> = function* (env, task) {
+ *   yield env.point();
+ *   return task.hasFlag(TaskFlag.KSWAPD);
+ * };
+ * const e = new Engine();
+ * const kswapd = e.spawn("kswapd0", body, { flags: TaskFlag.KSWAPD });
+ * const user = e.spawn("cat", body);
+ * e.run();
+ * if (kswapd.result !== true || user.result !== false) throw new Error("current_is_kswapd()");
+ * ```
+ */
 export type ProcessFn<R = unknown> = (env: Env, task: Task) => Process<R>;
 
 const enum EffectKind {
@@ -93,10 +126,38 @@ const POINT = new Effect(EffectKind.Sleep, 0, null);
 /**
  * The schedule string of a run under {@link fifo}: fifo makes no recorded choices, and a replay
  * of this string runs fifo again.
+ *
+ * @example
+ * ```ts
+ * import { Engine, FIFO_SCHEDULE, replay } from "@mmsim/mmsim";
+ * const setup = (env: Engine) => {
+ *   for (const n of ["a", "b"]) env.spawn(n, function* (env) { yield env.point(); });
+ * };
+ * const e = new Engine();
+ * setup(e);
+ * const r = e.run();
+ * if (r.schedule !== FIFO_SCHEDULE || r.choicePoints === 0) throw new Error(r.schedule);
+ * // Replaying the fifo schedule runs fifo again.
+ * if (replay(setup, { seed: r.seed, schedule: r.schedule }).steps !== r.steps) {
+ *   throw new Error("fifo replay differs");
+ * }
+ * ```
  */
 export const FIFO_SCHEDULE = "fifo";
 
-/** Why a run ended. */
+/**
+ * Why a run ended.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type EndReason } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * // A flusher that wakes every 5 s (vm.dirty_writeback_centisecs = 500) never finishes by itself.
+ * e.spawn("flusher", function* (env) { for (;;) yield env.sleep(5_000_000_000); });
+ * const reason: EndReason = e.run({ maxTimeNs: 30_000_000_000 }).reason;
+ * if (reason !== "time") throw new Error(`expected the time bound to end the run, got ${reason}`);
+ * ```
+ */
 export type EndReason =
   /** Every non-daemon task finished. */
   | "done"
@@ -109,7 +170,24 @@ export type EndReason =
   /** A violation was recorded and the run was set to stop on violations. */
   | "violation";
 
-/** A recorded violation of an invariant or assertion (the kernel's VM_BUG_ON, as an event). */
+/**
+ * A recorded violation of an invariant or assertion (the kernel's VM_BUG_ON, as an event).
+ *
+ * @example
+ * ```ts
+ * import { Engine, type Violation } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const locked = false;
+ * e.spawn("unlocker", function* (env) {
+ *   yield env.sleep(7);
+ *   env.always("folio_unlock", locked, "VM_BUG_ON_FOLIO(!folio_test_locked(folio))");
+ * });
+ * const v: Violation | undefined = e.run().violations[0];
+ * if (v?.name !== "folio_unlock" || v.tNs !== 7 || v.task !== "unlocker#0") {
+ *   throw new Error(JSON.stringify(v));
+ * }
+ * ```
+ */
 export interface Violation {
   /** Name of the invariant or assertion. */
   name: string;
@@ -123,7 +201,28 @@ export interface Violation {
   task: string | null;
 }
 
-/** Options of a single run. */
+/**
+ * Options of a single run.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type RunOptions } from "@mmsim/mmsim";
+ * const spin = new Engine();
+ * spin.spawn("spinner", function* (env) { for (;;) yield env.point(); });
+ * const bounded: RunOptions = { maxSteps: 1000 };
+ * const r = spin.run(bounded);
+ * if (r.reason !== "steps" || r.steps !== 1000) throw new Error(`${r.reason} after ${r.steps}`);
+ * // stopOnViolation: false keeps running and records every violation.
+ * const bug = new Engine();
+ * bug.spawn("bug", function* (env) {
+ *   env.always("refcount >= 0", false);
+ *   yield env.point();
+ *   env.always("refcount >= 0", false);
+ * });
+ * const all = bug.run({ stopOnViolation: false });
+ * if (all.reason !== "done" || all.violations.length !== 2) throw new Error(all.reason);
+ * ```
+ */
 export interface RunOptions {
   /** Step bound (default 10 million). */
   maxSteps?: number;
@@ -133,7 +232,22 @@ export interface RunOptions {
   stopOnViolation?: boolean;
 }
 
-/** The result of {@link Engine.run}. */
+/**
+ * The result of {@link Engine.run}.
+ *
+ * @example
+ * ```ts
+ * import { decodeSchedule, Engine, random, type RunResult } from "@mmsim/mmsim";
+ * const e = new Engine({ seed: 5, strategy: random(5) });
+ * for (const n of ["a", "b", "c"]) {
+ *   e.spawn(n, function* (env) { yield env.point(); yield env.point(); });
+ * }
+ * const r: RunResult = e.run();
+ * if (r.reason !== "done" || r.seed !== 5 || r.waits !== null) throw new Error(r.reason);
+ * // Every choice point of a non-fifo run is recorded in its schedule.
+ * if (decodeSchedule(r.schedule).length !== r.choicePoints) throw new Error(r.schedule);
+ * ```
+ */
 export interface RunResult {
   /** Why the run ended. */
   reason: EndReason;
@@ -162,7 +276,19 @@ export interface RunResult {
   trace: Trace | null;
 }
 
-/** Options of an {@link Engine}. */
+/**
+ * Options of an {@link Engine}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type EngineOptions, random } from "@mmsim/mmsim";
+ * const opts: EngineOptions = { seed: 42, strategy: random(42), trace: true };
+ * const e = new Engine(opts);
+ * if (e.seed !== 42 || e.trace === null || e.strategy.name !== "random(42)") {
+ *   throw new Error("engine options not applied");
+ * }
+ * ```
+ */
 export interface EngineOptions {
   /** Seed of every random stream (default 1). */
   seed?: number;
@@ -235,6 +361,24 @@ export class Task {
 /**
  * The environment processes see: time, effects, spawning, checks and tracing. It is the
  * engine itself, seen through the methods a process needs.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type Env, type Process } from "@mmsim/mmsim";
+ * // A periodic flusher written against Env: it sees virtual time and yields effects.
+ * function* flusher(env: Env, periodNs: number, untilNs: number): Process<number> {
+ *   let rounds = 0;
+ *   while (env.nowNs < untilNs) {
+ *     yield env.sleep(periodNs);
+ *     rounds++;
+ *   }
+ *   return rounds;
+ * }
+ * const e = new Engine();
+ * const t = e.spawn("flush-8:0", (env) => flusher(env, 5_000_000_000, 15_000_000_000));
+ * e.run();
+ * if (t.result !== 3 || e.nowNs !== 15_000_000_000) throw new Error(`${t.result} rounds`);
+ * ```
  */
 export type Env = Engine;
 
@@ -744,7 +888,23 @@ export function encodeSchedule(choices: readonly number[]): string {
   return parts.join(".");
 }
 
-/** Decode a schedule string made by {@link encodeSchedule}. */
+/**
+ * Decode a schedule string made by {@link encodeSchedule}.
+ *
+ * @example
+ * ```ts
+ * import { decodeSchedule } from "@mmsim/mmsim";
+ * if (decodeSchedule("1.0*3.2").join() !== "1,0,0,0,2") throw new Error("runs expand");
+ * if (decodeSchedule("").length !== 0) throw new Error("an empty schedule has no choices");
+ * let rejected = false;
+ * try {
+ *   decodeSchedule("1.x");
+ * } catch (e) {
+ *   rejected = e instanceof SyntaxError;
+ * }
+ * if (!rejected) throw new Error("a bad token must throw");
+ * ```
+ */
 export function decodeSchedule(schedule: string): number[] {
   if (schedule.trim() === "") return [];
   const out: number[] = [];

@@ -13,6 +13,29 @@ import type { Strategy } from "./strategy.ts";
 
 /**
  * A multi-execution search: hands out one strategy per execution and learns from each run.
+ *
+ * @example The smallest search: one fifo execution
+ * ```ts
+ * import { explore, fifo, type RunResult, type Search } from "@mmsim/mmsim";
+ * function once(): Search {
+ *   let started = false;
+ *   const runs: RunResult[] = [];
+ *   return {
+ *     name: "once",
+ *     varySeed: false,
+ *     cut: { preemptions: false, steps: false, executions: false },
+ *     get complete() {
+ *       return runs.length === 1;
+ *     },
+ *     next: () => (started ? null : (started = true, fifo())),
+ *     record: (run) => void runs.push(run),
+ *   };
+ * }
+ * const r = explore((env) => { env.spawn("a", function* (env) { yield env.point(); }); }, {
+ *   search: once(),
+ * });
+ * if (r.executions !== 1 || r.search !== "once" || !r.complete) throw new Error(r.search);
+ * ```
  */
 export interface Search {
   /** Name shown in reports. */
@@ -35,7 +58,28 @@ interface TrailEntry {
   prevReady: boolean;
 }
 
-/** Options of {@link exhaustive}. */
+/**
+ * Options of {@link exhaustive}.
+ *
+ * @example
+ * ```ts
+ * import { type Engine, exhaustive, type ExhaustiveOptions, explore } from "@mmsim/mmsim";
+ * const setup = (env: Engine) => {
+ *   for (const n of ["a", "b", "c"]) {
+ *     env.spawn(n, function* (env) { yield env.point(); yield env.point(); });
+ *   }
+ * };
+ * const none: ExhaustiveOptions = { maxPreemptions: 0 };
+ * const r0 = explore(setup, { search: exhaustive(none) });
+ * const r2 = explore(setup, { search: exhaustive({ maxPreemptions: 2 }) });
+ * // The preemption bound cuts the search, and says so.
+ * if (!r0.cut.preemptions || r0.complete || !(r0.executions < r2.executions)) {
+ *   throw new Error(`${r0.executions} vs ${r2.executions}`);
+ * }
+ * const capped = explore(setup, { search: exhaustive({ maxExecutions: 3 }) });
+ * if (capped.executions !== 3 || !capped.cut.executions) throw new Error("execution bound");
+ * ```
+ */
 export interface ExhaustiveOptions {
   /** Maximum preemptions per execution (default 2). */
   maxPreemptions?: number;

@@ -26,10 +26,53 @@ import type { Strategy } from "./strategy.ts";
 import type { Trace } from "./trace.ts";
 import type { WaitReport } from "./deadlock.ts";
 
-/** The LKMM-style verdict of a label over all explored executions. */
+/**
+ * The LKMM-style verdict of a label over all explored executions.
+ *
+ * @example
+ * ```ts
+ * import { exhaustive, explore, type Verdict } from "@mmsim/mmsim";
+ * const r = explore((env) => {
+ *   const order: string[] = [];
+ *   for (const n of ["a", "b"]) env.spawn(n, function* () { order.push(n); });
+ *   env.spawn("check", function* (env) {
+ *     yield env.sleep(1);
+ *     env.sometimes("a first", order[0] === "a");
+ *     env.sometimes("both ran", order.length === 2);
+ *     env.sometimes("ran twice", order.length > 2);
+ *   });
+ * }, { search: exhaustive() });
+ * const want: Record<string, Verdict> = {
+ *   "a first": "Sometimes",
+ *   "both ran": "Always",
+ *   "ran twice": "Never",
+ * };
+ * for (const [label, v] of Object.entries(want)) {
+ *   if (r.verdicts[label] !== v) throw new Error(`${label}: ${r.verdicts[label]}, want ${v}`);
+ * }
+ * ```
+ */
 export type Verdict = "Always" | "Sometimes" | "Never";
 
-/** Optional hooks a scenario's setup may return. */
+/**
+ * Optional hooks a scenario's setup may return.
+ *
+ * @example
+ * ```ts
+ * import { exhaustive, explore, type ScenarioHooks } from "@mmsim/mmsim";
+ * const r = explore((env): ScenarioHooks => {
+ *   let x = 0;
+ *   for (const n of ["a", "b"]) {
+ *     env.spawn(n, function* (env) { const v = x; yield env.point(); x = v + 1; });
+ *   }
+ *   return { fingerprint: () => x, outcome: () => ({ "both increments": x === 2 }) };
+ * }, { search: exhaustive() });
+ * // x takes the values 0, 1 and 2; the lost update makes "both increments" only Sometimes.
+ * if (r.distinctStates !== 3 || r.verdicts["both increments"] !== "Sometimes") {
+ *   throw new Error(`${r.distinctStates} states, ${r.verdicts["both increments"]}`);
+ * }
+ * ```
+ */
 export interface ScenarioHooks {
   /** A fingerprint of the model state, for counting distinct states. */
   fingerprint?: () => string | number;
@@ -37,10 +80,44 @@ export interface ScenarioHooks {
   outcome?: (run: RunResult) => Record<string, boolean>;
 }
 
-/** A scenario: build the world on a fresh engine. */
+/**
+ * A scenario: build the world on a fresh engine.
+ *
+ * @example
+ * ```ts
+ * import { explore, replay, type Setup } from "@mmsim/mmsim";
+ * // A setup builds the whole world on the fresh engine it is given, so every execution starts equal.
+ * const setup: Setup = (env) => {
+ *   env.spawn("reader", function* (env) { yield env.sleep(10); env.sometimes("read done"); });
+ * };
+ * if (explore(setup).verdicts["read done"] !== "Always") throw new Error("reader always finishes");
+ * if (replay(setup, { seed: 1, schedule: "fifo" }).nowNs !== 10) throw new Error("10 ns");
+ * ```
+ */
 export type Setup = (env: Engine) => void | ScenarioHooks;
 
-/** Options of {@link explore}. */
+/**
+ * Options of {@link explore}.
+ *
+ * @example
+ * ```ts
+ * import { type Engine, explore, type ExploreOptions, randomSearch } from "@mmsim/mmsim";
+ * const setup = (env: Engine) => {
+ *   const order: string[] = [];
+ *   for (const n of ["a", "b"]) env.spawn(n, function* () { order.push(n); });
+ *   env.spawn("check", function* (env) { yield env.sleep(1); env.sometimes("b first", order[0] === "b"); });
+ * };
+ * const opts: ExploreOptions = {
+ *   search: randomSearch({ executions: 50, seed: 9 }),
+ *   fails: (run) => run.reached.get("b first") === true,
+ *   stopAtFirstFailure: true,
+ * };
+ * const r = explore(setup, opts);
+ * if (r.failures !== 1 || r.executions >= 50 || r.counterexample === null) {
+ *   throw new Error(`${r.failures} failures in ${r.executions} executions`);
+ * }
+ * ```
+ */
 export interface ExploreOptions extends RunOptions {
   /** The search (default {@link exhaustive} with 2 preemptions). */
   search?: Search;
@@ -58,7 +135,36 @@ export interface ExploreOptions extends RunOptions {
   progressEvery?: number;
 }
 
-/** A failing execution, replayable. */
+/**
+ * A failing execution, replayable.
+ *
+ * @example An ABBA deadlock, found and replayed
+ * ```ts
+ * import { type Counterexample, type Engine, exhaustive, explore, Mutex, replay } from "@mmsim/mmsim";
+ * const abba = (env: Engine) => {
+ *   const a = new Mutex("A"), b = new Mutex("B");
+ *   env.spawn("t1", function* (env) {
+ *     yield* a.lock(env);
+ *     yield env.point();
+ *     yield* b.lock(env);
+ *     b.unlock(env);
+ *     a.unlock(env);
+ *   });
+ *   env.spawn("t2", function* (env) {
+ *     yield* b.lock(env);
+ *     yield env.point();
+ *     yield* a.lock(env);
+ *     a.unlock(env);
+ *     b.unlock(env);
+ *   });
+ * };
+ * const c: Counterexample | null = explore(abba, { search: exhaustive() }).counterexample;
+ * if (c === null || c.waits?.kind !== "cycle") throw new Error("ABBA deadlock not found");
+ * if (replay(abba, { seed: c.seed, schedule: c.schedule }).waits?.kind !== "cycle") {
+ *   throw new Error(`${c.replay} must deadlock again`);
+ * }
+ * ```
+ */
 export interface Counterexample {
   /** Engine seed. */
   seed: number;
@@ -82,7 +188,24 @@ export interface Counterexample {
   replay: string;
 }
 
-/** Result of {@link explore}. */
+/**
+ * Result of {@link explore}.
+ *
+ * @example
+ * ```ts
+ * import { explore, exhaustive, type ExploreResult } from "@mmsim/mmsim";
+ * const r: ExploreResult = explore((env) => {
+ *   let x = 0;
+ *   for (const n of ["a", "b"]) {
+ *     env.spawn(n, function* (env) { const v = x; yield env.point(); x = v + 1; });
+ *   }
+ *   env.spawn("check", function* (env) { yield env.sleep(1); env.sometimes("lost update", x === 1); });
+ * }, { search: exhaustive() });
+ * if (!r.complete || r.verdicts["lost update"] !== "Sometimes") throw new Error(JSON.stringify(r));
+ * const lost = r.counts["lost update"] ?? 0;
+ * if (!(lost > 0 && lost < r.executions)) throw new Error(`${lost} of ${r.executions}`);
+ * ```
+ */
 export interface ExploreResult {
   /** Name of the search. */
   search: string;
@@ -106,15 +229,56 @@ export interface ExploreResult {
   counterexample: Counterexample | null;
 }
 
-/** Labels every exploration records. */
+/**
+ * Labels every exploration records.
+ *
+ * @example
+ * ```ts
+ * import { BUILTIN_LABELS, explore } from "@mmsim/mmsim";
+ * const r = explore((env) => { env.spawn("a", function* (env) { yield env.sleep(1); }); });
+ * // Every exploration has a verdict for each built-in label.
+ * for (const l of BUILTIN_LABELS) {
+ *   if (r.verdicts[l] !== "Never") throw new Error(`${l}: ${r.verdicts[l]}`);
+ * }
+ * ```
+ */
 export const BUILTIN_LABELS = ["violation", "deadlock", "hung", "stuck"] as const;
 
-/** Default failure predicate: a violation, a deadlock cycle, or a stuck run. */
+/**
+ * Default failure predicate: a violation, a deadlock cycle, or a stuck run.
+ *
+ * @example
+ * ```ts
+ * import { defaultFails, Engine } from "@mmsim/mmsim";
+ * const ok = new Engine();
+ * ok.spawn("a", function* (env) { yield env.sleep(1); });
+ * if (defaultFails(ok.run())) throw new Error("a finished run does not fail");
+ * const hung = new Engine();
+ * hung.spawn("reader", function* (env) { yield env.hang("FUSE_READ reply"); });
+ * if (!defaultFails(hung.run())) throw new Error("a run stuck on a wait fails");
+ * ```
+ */
 export function defaultFails(run: RunResult): boolean {
   return run.violations.length > 0 || run.waits?.kind === "cycle" || run.reason === "stuck";
 }
 
-/** Why a run failed, in one line. */
+/**
+ * Why a run failed, in one line.
+ *
+ * @example
+ * ```ts
+ * import { describeFailure, Engine } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * e.spawn("end_io", function* (env) {
+ *   yield env.sleep(3);
+ *   env.violation("folio_end_writeback", "pfn 4 is not under writeback");
+ * });
+ * const why = describeFailure(e.run());
+ * if (!why.includes("t=3 ns") || !why.includes("end_io#0") || !why.includes("pfn 4")) {
+ *   throw new Error(why);
+ * }
+ * ```
+ */
 export function describeFailure(run: RunResult): string {
   if (run.violations.length > 0) {
     const v = run.violations[0]!;

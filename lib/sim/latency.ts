@@ -60,7 +60,22 @@ export const Latency: ConfigSchema<Latency, Latency> = defineConfig("Latency", l
 
 const Z99 = 2.3263478740408408;
 
-/** Draw one latency in ns (rounded to an integer; Infinity for `never`). */
+/**
+ * Draw one latency in ns (rounded to an integer; Infinity for `never`).
+ *
+ * @example
+ * ```ts
+ * import { Rng, sampleLatency, type Latency } from "@mmsim/mmsim";
+ * const disk: Latency = { kind: "uniform", minNs: 100_000, maxNs: 200_000 };
+ * const rng = new Rng(7);
+ * for (let i = 0; i < 100; i++) {
+ *   const ns = sampleLatency(rng, disk);
+ *   if (ns < 100_000 || ns > 200_000 || !Number.isInteger(ns)) throw new Error(`${ns}`);
+ * }
+ * // Same seed, same draws.
+ * if (sampleLatency(new Rng(3), disk) !== sampleLatency(new Rng(3), disk)) throw new Error("seeded");
+ * ```
+ */
 export function sampleLatency(rng: Rng, l: Latency): number {
   switch (l.kind) {
     case "fixed":
@@ -81,7 +96,18 @@ export function sampleLatency(rng: Rng, l: Latency): number {
   }
 }
 
-/** The 99th percentile of a distribution (Infinity for `never`). */
+/**
+ * The 99th percentile of a distribution (Infinity for `never`).
+ *
+ * @example
+ * ```ts
+ * import { latencyP99 } from "@mmsim/mmsim";
+ * if (latencyP99({ kind: "lognormal", medianNs: 1e6, p99Ns: 5e7 }) !== 5e7) throw new Error("p99 as given");
+ * // Exponential: −ln(0.01) × mean.
+ * if (Math.round(latencyP99({ kind: "exponential", meanNs: 1000 })) !== 4605) throw new Error("exp");
+ * if (latencyP99({ kind: "never" }) !== Infinity) throw new Error("a hung server has no finite p99");
+ * ```
+ */
 export function latencyP99(l: Latency): number {
   switch (l.kind) {
     case "fixed":

@@ -12,7 +12,23 @@ import { Rng } from "./rng.ts";
 import type { Task } from "./engine.ts";
 import type { Strategy } from "./strategy.ts";
 
-/** Options of {@link pct}. */
+/**
+ * Options of {@link pct}.
+ *
+ * @example
+ * ```ts
+ * import { pct, type PctOptions } from "@mmsim/mmsim";
+ * const opts: PctOptions = { depth: 3, maxSteps: 100, seed: 1 };
+ * if (!pct(opts).name.includes("d=3")) throw new Error(pct(opts).name);
+ * let rejected = false;
+ * try {
+ *   pct({ depth: 5, maxSteps: 3, seed: 1 }); // needs 4 distinct change points in [1, 3]
+ * } catch (e) {
+ *   rejected = e instanceof RangeError;
+ * }
+ * if (!rejected) throw new Error("depth − 1 > maxSteps must be rejected");
+ * ```
+ */
 export interface PctOptions {
   /** Bug depth d (number of ordering constraints), ≥ 1. */
   depth: number;

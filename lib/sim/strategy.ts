@@ -10,7 +10,31 @@
 
 import type { Engine, Task } from "./engine.ts";
 
-/** What a strategy sees at a scheduling choice point. */
+/**
+ * What a strategy sees at a scheduling choice point.
+ *
+ * @example
+ * ```ts
+ * import { type ChoiceContext, Engine, type Strategy } from "@mmsim/mmsim";
+ * const seen: { prevReady: boolean; first: string }[] = [];
+ * // Always continue the task that ran last (canonical index 0): never preempt.
+ * const keepRunning: Strategy = {
+ *   name: "keep-running",
+ *   pickTask(ctx: ChoiceContext) {
+ *     seen.push({ prevReady: ctx.prevReady, first: ctx.ready[0]!.name });
+ *     return 0;
+ *   },
+ *   pickValue: () => 0,
+ * };
+ * const e = new Engine({ strategy: keepRunning });
+ * e.spawn("a", function* (env) { yield env.point(); yield env.point(); });
+ * e.spawn("b", function* (env) { yield env.point(); });
+ * const r = e.run();
+ * if (r.preemptions !== 0 || !seen.some((c) => c.prevReady && c.first === "a")) {
+ *   throw new Error(JSON.stringify(seen));
+ * }
+ * ```
+ */
 export interface ChoiceContext {
   /** The engine (time, steps, tasks). */
   readonly engine: Engine;
@@ -27,6 +51,22 @@ export interface ChoiceContext {
 
 /**
  * A scheduling strategy for one run. Return canonical indices (see {@link ChoiceContext}).
+ *
+ * @example Newest ready task first
+ * ```ts
+ * import { Engine, type Strategy } from "@mmsim/mmsim";
+ * const lifo: Strategy = {
+ *   name: "lifo",
+ *   pickTask: (ctx) => ctx.ready.length - 1,
+ *   pickValue: (n) => n - 1,
+ * };
+ * const e = new Engine({ strategy: lifo });
+ * const order: string[] = [];
+ * for (const n of ["a", "b", "c"]) e.spawn(n, function* () { order.push(n); });
+ * const t = e.spawn("chooser", function* (env) { yield env.sleep(1); return yield env.choose(4); });
+ * e.run();
+ * if (order.join("") !== "cba" || t.result !== 3) throw new Error(`${order} ${t.result}`);
+ * ```
  */
 export interface Strategy {
   /** Name shown in reports (`"fifo"` selects the engine's fast path). */

@@ -9,7 +9,24 @@
  * @module
  */
 
-/** One trace event. */
+/**
+ * One trace event.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type TraceEvent } from "@mmsim/mmsim";
+ * const e = new Engine({ trace: true });
+ * e.spawn("flusher", function* (env) {
+ *   yield env.sleep(10);
+ *   env.emit("writeback_start", "bdi 8:0", null, "WB_SYNC_NONE");
+ * });
+ * e.run();
+ * const ev: TraceEvent | undefined = e.trace!.ofKind("writeback_start")[0];
+ * if (ev?.tNs !== 10 || e.trace!.taskName(ev.task) !== "flusher#0" || ev.after !== "WB_SYNC_NONE") {
+ *   throw new Error(JSON.stringify(ev));
+ * }
+ * ```
+ */
 export interface TraceEvent {
   /** Sequence number within the trace. */
   i: number;

@@ -21,6 +21,18 @@ import type { Effect, Process, Task } from "./engine.ts";
 /**
  * A node of the wait-for graph that is not a task: a lock, a bit of a folio, a request. It
  * names itself and says who holds it (tasks, or further targets such as "request #5").
+ *
+ * @example A request whose server is dead: the wait-for chain ends in a hung target
+ * ```ts
+ * import { Engine, WaitQueue, type WaitTarget } from "@mmsim/mmsim";
+ * const server: WaitTarget = { describe: () => "fuse server (dead)", hung: true };
+ * const q = new WaitQueue("request #5");
+ * q.owners = () => [server];
+ * const e = new Engine();
+ * e.spawn("reader", function* (env, self) { yield env.waitOn(q.prepare(self, false)); });
+ * const w = e.run().waits;
+ * if (w?.kind !== "hung" || w.hung[0]?.at(-1) !== "fuse server (dead)") throw new Error(w?.text);
+ * ```
  */
 export interface WaitTarget {
   /** A short description ("PG_writeback of pfn 12", "mutex i_rwsem"). */
@@ -33,6 +45,24 @@ export interface WaitTarget {
 
 /**
  * One task waiting on a {@link WaitQueue} (a `wait_queue_entry`).
+ *
+ * @example
+ * ```ts
+ * import { Engine, WaitQueue, type Waiter } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const q = new WaitQueue("wq");
+ * const waiters: Waiter[] = [];
+ * const t = e.spawn("sleeper", function* (env, self) {
+ *   const w = q.prepare(self, true); // prepare_to_wait_exclusive
+ *   waiters.push(w);
+ *   return yield env.waitOn(w);
+ * });
+ * e.spawn("waker", function* (env) { yield env.sleep(1); q.wakeUp(1, null, "hello"); });
+ * e.run();
+ * const w = waiters[0]!;
+ * // autoremove_wake_function: woken and off the list; the task resumes with the wake's value.
+ * if (!w.exclusive || !w.woken || w.queued || t.result !== "hello") throw new Error("wake");
+ * ```
  */
 export interface Waiter {
   /** The waiting task. */
@@ -54,6 +84,25 @@ export interface Waiter {
 /**
  * A wake function: return 1 when the waiter was woken, 0 to skip it, -1 to stop the walk
  * (as `wake_page_function` does for a lock hand-off it cannot make).
+ *
+ * @example Wake only the waiters whose key matches, as wake_page_function does
+ * ```ts
+ * import { Engine, WaitQueue, type WakeFunction } from "@mmsim/mmsim";
+ * const byKey: WakeFunction = (w, key) => (w.key === key ? 1 : 0);
+ * const q = new WaitQueue("hashed");
+ * q.wakeFunction = byKey;
+ * const e = new Engine();
+ * const woken: string[] = [];
+ * for (const [name, key] of [["a", 1], ["b", 2]] as const) {
+ *   e.spawn(name, function* (env, self) {
+ *     yield env.waitOn(q.prepare(self, false, key));
+ *     woken.push(name);
+ *   });
+ * }
+ * e.spawn("waker", function* (env) { yield env.sleep(1); q.wakeUp(0, 2); });
+ * const r = e.run();
+ * if (woken.join() !== "b" || q.waiters.length !== 1 || r.reason !== "stuck") throw new Error(`${woken}`);
+ * ```
  */
 export type WakeFunction = (w: Waiter, key: unknown) => number;
 
@@ -190,7 +239,26 @@ export class WaitQueue implements WaitTarget {
   }
 }
 
-/** Wake one waiter that was already removed from its queue. */
+/**
+ * Wake one waiter that was already removed from its queue.
+ *
+ * @example
+ * ```ts
+ * import { Engine, WaitQueue, wakeWaiter } from "@mmsim/mmsim";
+ * const e = new Engine();
+ * const q = new WaitQueue("completion");
+ * const t = e.spawn("waiter", function* (env, self) { return yield env.waitOn(q.prepare(self, false)); });
+ * e.spawn("completer", function* (env) {
+ *   yield env.sleep(1);
+ *   const w = q.waiters[0]!;
+ *   q.finish(w); // off the list first, then wake
+ *   wakeWaiter(w, 42);
+ *   wakeWaiter(w, 43); // a second wake of the same waiter is ignored
+ * });
+ * e.run();
+ * if (t.result !== 42) throw new Error(`resumed with ${t.result}`);
+ * ```
+ */
 export function wakeWaiter(w: Waiter, value: unknown = undefined): void {
   if (w.woken) return;
   w.woken = true;

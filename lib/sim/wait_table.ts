@@ -27,10 +27,72 @@
 import type { Engine, Process, Task } from "./engine.ts";
 import { type Waiter, WaitQueue, type WaitTarget } from "./wait_queue.ts";
 
-/** How a bit wait behaves, as mm/filemap.c `enum behavior`. */
+/**
+ * How a bit wait behaves, as mm/filemap.c `enum behavior`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type WaitBehavior, WaitTable } from "@mmsim/mmsim";
+ * const flags = new Uint8Array(1);
+ * const table = new WaitTable("t", {
+ *   testBit: (o, b) => (flags[o]! & (1 << b)) !== 0,
+ *   testAndSetBit: (o, b) => {
+ *     const old = (flags[o]! & (1 << b)) !== 0;
+ *     flags[o] = flags[o]! | (1 << b);
+ *     return old;
+ *   },
+ *   setWaiters: () => {},
+ *   clearWaiters: () => {},
+ * });
+ * // On a clear bit, EXCLUSIVE (folio_lock) returns holding it; SHARED (folio_wait_locked) does not.
+ * for (const behavior of ["SHARED", "EXCLUSIVE"] as WaitBehavior[]) {
+ *   flags[0] = 0;
+ *   const e = new Engine();
+ *   e.spawn("t", function* (env) { yield* table.waitBit(env, 0, 0, behavior); });
+ *   e.run();
+ *   if ((flags[0] === 1) !== (behavior === "EXCLUSIVE")) throw new Error(behavior);
+ * }
+ * ```
+ */
 export type WaitBehavior = "EXCLUSIVE" | "SHARED" | "DROP";
 
-/** Bit operations the table needs from the model. */
+/**
+ * Bit operations the table needs from the model.
+ *
+ * @example folio_lock / folio_unlock over a flags array
+ * ```ts
+ * import { type BitOps, Engine, WaitTable } from "@mmsim/mmsim";
+ * const PG_locked = 0, PG_waiters = 7;
+ * const flags = new Uint8Array(8);
+ * const ops: BitOps = {
+ *   testBit: (pfn, bit) => (flags[pfn]! & (1 << bit)) !== 0,
+ *   testAndSetBit: (pfn, bit) => {
+ *     const old = (flags[pfn]! & (1 << bit)) !== 0;
+ *     flags[pfn] = flags[pfn]! | (1 << bit);
+ *     return old;
+ *   },
+ *   setWaiters: (pfn) => { flags[pfn] = flags[pfn]! | (1 << PG_waiters); },
+ *   clearWaiters: (pfn) => { flags[pfn] = flags[pfn]! & ~(1 << PG_waiters); },
+ *   describe: (pfn, bit) => `bit ${bit} of pfn ${pfn}`,
+ * };
+ * const table = new WaitTable("folio_wait_table", ops);
+ * const e = new Engine();
+ * let inside = 0, maxInside = 0;
+ * for (const n of ["a", "b"]) {
+ *   e.spawn(n, function* (env) {
+ *     yield* table.waitBit(env, 3, PG_locked, "EXCLUSIVE"); // folio_lock
+ *     maxInside = Math.max(maxInside, ++inside);
+ *     yield env.sleep(5);
+ *     inside--;
+ *     flags[3] = flags[3]! & ~(1 << PG_locked); // folio_unlock: clear, then wake
+ *     table.wakeBit(3, PG_locked);
+ *   });
+ * }
+ * e.run();
+ * if (maxInside !== 1) throw new Error("PG_locked must exclude");
+ * if (ops.testBit(3, PG_waiters)) throw new Error("PG_waiters cleared once no waiter is left");
+ * ```
+ */
 export interface BitOps {
   /** test_bit(bit, flags of obj). */
   testBit(obj: number, bit: number): boolean;
@@ -46,7 +108,35 @@ export interface BitOps {
   holders?(obj: number, bit: number): Array<Task | WaitTarget>;
 }
 
-/** Counters of a {@link WaitTable}. */
+/**
+ * Counters of a {@link WaitTable}.
+ *
+ * @example Two frames share a bucket: a wake for one skips the other's waiter
+ * ```ts
+ * import { Engine, WaitTable, type WaitTableStats } from "@mmsim/mmsim";
+ * const WB = 0;
+ * const flags = new Uint8Array([0, 1, 0]); // pfn 1 under writeback
+ * const table = new WaitTable("one bucket", {
+ *   testBit: (o, b) => (flags[o]! & (1 << b)) !== 0,
+ *   testAndSetBit: () => false,
+ *   setWaiters: () => {},
+ *   clearWaiters: () => {},
+ * }, 0);
+ * const e = new Engine();
+ * e.spawn("waiter", function* (env) { yield* table.waitBit(env, 1, WB, "SHARED"); });
+ * e.spawn("end_io", function* (env) {
+ *   yield env.sleep(1);
+ *   table.wakeBit(2, WB); // another frame in the same bucket
+ *   flags[1] = 0;
+ *   table.wakeBit(1, WB);
+ * });
+ * e.run();
+ * const s: WaitTableStats = table.stats;
+ * if (s.wakeCalls !== 2 || s.keyMismatches !== 1 || s.woken !== 1 || s.spurious !== 0) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface WaitTableStats {
   /** folio_wake_bit calls. */
   wakeCalls: number;
