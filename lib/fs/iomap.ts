@@ -90,7 +90,19 @@ export interface IomapFsConfig {
   readLatency: Latency;
 }
 
-/** Input of {@link IomapFsConfig}: every field optional. */
+/**
+ * Input of {@link IomapFsConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, IomapFs, type IomapFsConfigInput, Mm } from "@mmsim/mmsim";
+ * // 16 KiB blocks on 4 KiB pages, and no ->migrate_folio (migration takes the fallback path).
+ * const input: IomapFsConfigInput = { blockSizeBytes: 16384, migrateFolio: false };
+ * const fs = new IomapFs(new Mm(new Engine(), { memory: { nrFrames: 64 } }), input);
+ * if (fs.blockOrder !== 2 || fs.aops.migrateFolio !== undefined) throw new Error("bs > ps");
+ * if (fs.config.name !== "xfs") throw new Error("unset fields get their defaults");
+ * ```
+ */
 export type IomapFsConfigInput = Partial<IomapFsConfig>;
 
 const iomapFsSchema = z.object({
@@ -130,7 +142,41 @@ export interface IomapFolioState {
   state: Uint8Array;
 }
 
-/** Counters of an {@link IomapFs}. */
+/**
+ * Counters of an {@link IomapFs}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapFdatawait,
+ *   filemapFdatawrite,
+ *   IomapFs,
+ *   iomapFileBufferedWrite,
+ *   type IomapFsStats,
+ *   Mm,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const fs = new IomapFs(mm, { blockSizeBytes: 1024 });
+ * const file = fs.createFile({ name: "a", maxOrder: 0 });
+ * env.spawn("write", function* () {
+ *   yield* iomapFileBufferedWrite(mm, file, 0, 4096, 1); // a whole page: no block state
+ *   yield* iomapFileBufferedWrite(mm, file, 4096 + 1024, 1024, 2); // one block of page 1
+ * });
+ * env.run();
+ * const afterWrite: IomapFsStats = { ...fs.stats };
+ * if (afterWrite.ifsAllocs !== 1 || afterWrite.readBios !== 0) throw new Error("block-aligned");
+ * env.spawn("sync", function* () {
+ *   yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL");
+ *   yield* filemapFdatawait(mm, file);
+ * });
+ * env.run();
+ * // iomap_writepage_map gives page 0 its block state too (all blocks dirty), then writes both.
+ * const s: IomapFsStats = fs.stats;
+ * if (s.ifsAllocs !== 2 || s.foliosWritten !== 2) throw new Error(JSON.stringify(s));
+ * ```
+ */
 export interface IomapFsStats {
   /** `iomap_folio_state` allocations (`ifs_alloc` reaching kzalloc). */
   ifsAllocs: number;
@@ -144,7 +190,24 @@ export interface IomapFsStats {
   foliosWritten: number;
 }
 
-/** Options of {@link IomapFs.createFile}. */
+/**
+ * Options of {@link IomapFs.createFile}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, IomapFs, type IomapFileOptions, Mm } from "@mmsim/mmsim";
+ * const fs = new IomapFs(new Mm(new Engine(), { memory: { nrFrames: 64 } }), {
+ *   blockSizeBytes: 8192,
+ * });
+ * const opts: IomapFileOptions = { name: "data", maxOrder: 3, fillPages: 4 };
+ * const file = fs.createFile(opts);
+ * // An 8 KiB block needs order-1 folios: the minimum order is raised (mapping_set_folio_min_order).
+ * if (file.minOrder !== 1 || file.maxOrder !== 3) throw new Error(`${file.minOrder}..${file.maxOrder}`);
+ * if (file.backing.size !== 4) throw new Error("pages 0..3 have contents");
+ * const huge = fs.createFile({ name: "hugetlb-like", neverSplitOrder: 2 });
+ * if (huge.minOrder !== 2 || huge.maxOrder !== 2) throw new Error("exactly order 2");
+ * ```
+ */
 export interface IomapFileOptions {
   /** Name for reports. */
   name: string;

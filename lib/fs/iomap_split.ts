@@ -29,7 +29,42 @@ import { folioCancelDirty } from "../mm/writeback.ts";
 import { ifsAlloc, type IomapFolioState, iomapFolioState, IomapFs } from "./iomap.ts";
 import { AddressSpace } from "../mm/address_space.ts";
 
-/** What {@link iomapSplitFolioKeepState} made. */
+/**
+ * What {@link iomapSplitFolioKeepState} made.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapAddFolio,
+ *   folioAlloc,
+ *   ifsAlloc,
+ *   IomapFs,
+ *   iomapSetRangeDirty,
+ *   iomapSplitFolioKeepState,
+ *   type IomapSplitResult,
+ *   Mm,
+ *   PG,
+ * } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 }, version: "6.16" });
+ * const fs = new IomapFs(mm, { blockSizeBytes: 1024 });
+ * const file = fs.createFile({ name: "a", maxOrder: 2 });
+ * const f = folioAlloc(mm, 2); // 4 pages, 16 blocks of 1 KiB
+ * filemapAddFolio(mm, file, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * ifsAlloc(mm, f);
+ * iomapSetRangeDirty(mm, f, 0, 1024); // only block 0 (of page 0) is dirty
+ * mm.mem.setFlag(f, PG.dirty);
+ * mm.mem.setFlag(f, PG.locked);
+ * const r = iomapSplitFolioKeepState(mm, f, f + 1, { uniform: false });
+ * if (!r.ok) throw new Error(r.errno);
+ * const res: IomapSplitResult = r.value;
+ * // folio_split isolating page 1: pages 0 and 1 alone, pages 2–3 as an order-1 folio.
+ * if (res.orders.join() !== "0,0,1" || res.folios[0] !== f) throw new Error(res.orders.join());
+ * // Only page 0 keeps mixed (partly dirty) blocks and needs a new iomap_folio_state.
+ * if (res.ifsAllocs !== 1 || mm.mem.testFlag(f + 2, PG.dirty)) throw new Error(`${res.ifsAllocs}`);
+ * ```
+ */
 export interface IomapSplitResult {
   /** The new folios (head pfns), in pfn order. */
   folios: number[];
@@ -39,7 +74,34 @@ export interface IomapSplitResult {
   ifsAllocs: number;
 }
 
-/** Options of {@link iomapSplitFolioKeepState}. */
+/**
+ * Options of {@link iomapSplitFolioKeepState}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapAddFolio,
+ *   folioAlloc,
+ *   IomapFs,
+ *   iomapSplitFolioKeepState,
+ *   type IomapSplitOptions,
+ *   Mm,
+ *   PG,
+ * } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 }, version: "6.16" });
+ * const fs = new IomapFs(mm);
+ * const file = fs.createFile({ name: "a", minOrder: 1, maxOrder: 2 });
+ * const f = folioAlloc(mm, 2);
+ * filemapAddFolio(mm, file, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * mm.mem.setFlag(f, PG.locked);
+ * // A uniform split to order 0, raised to the mapping's minimum order 1.
+ * const opts: IomapSplitOptions = { uniform: true, newOrder: 0 };
+ * const r = iomapSplitFolioKeepState(mm, f, f, opts);
+ * if (!r.ok || r.value.orders.join() !== "1,1") throw new Error(JSON.stringify(r));
+ * ```
+ */
 export interface IomapSplitOptions {
   /** Uniform split (`split_huge_page_to_list_to_order`) instead of `folio_split`. */
   uniform: boolean;

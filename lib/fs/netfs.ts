@@ -68,7 +68,33 @@ import { createFsFile } from "./_file.ts";
 
 // ------------------------------------------------------------------ PG_private_2 primitives
 
-/** Counters of the PG_private_2 primitives of one {@link Mm}. */
+/**
+ * Counters of the PG_private_2 primitives of one {@link Mm}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   folioAlloc,
+ *   folioEndPrivate2,
+ *   folioStartPrivate2,
+ *   Mm,
+ *   private2Stats,
+ *   type Private2Stats,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 16 } });
+ * const f = folioAlloc(mm, 0);
+ * const ref = mm.ref(f);
+ * folioStartPrivate2(mm, f, { takeRef: true }); // folio_get + set the bit
+ * env.spawn("cache write", function* () { yield* folioEndPrivate2(mm, ref, { takeRef: true }); });
+ * env.run();
+ * const s: Private2Stats = private2Stats(mm);
+ * if (s.started !== 1 || s.ended !== 1 || s.refOps !== 2 || s.staleWakes !== 0) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface Private2Stats {
   /** folio_start_private_2 calls that set the bit. */
   started: number;
@@ -115,7 +141,33 @@ export function private2Stats(mm: Mm): Private2Stats {
   return s;
 }
 
-/** Options of {@link folioStartPrivate2} and {@link folioEndPrivate2}. */
+/**
+ * Options of {@link folioStartPrivate2} and {@link folioEndPrivate2}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   folioAlloc,
+ *   folioEndPrivate2,
+ *   folioStartPrivate2,
+ *   Mm,
+ *   PG,
+ *   type Private2Options,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 16 } });
+ * const f = folioAlloc(mm, 0);
+ * const ref = mm.ref(f);
+ * // The Feb 2021 API: no reference with the bit; a 10 ns window between clear and wake.
+ * const opts: Private2Options = { takeRef: false, delayNs: 10 };
+ * folioStartPrivate2(mm, f, opts);
+ * if (mm.mem.refcount[f] !== 1) throw new Error("no reference taken");
+ * env.spawn("cache write", function* () { yield* folioEndPrivate2(mm, ref, opts); });
+ * const r = env.run();
+ * if (r.nowNs !== 10 || mm.mem.testFlag(f, PG.private_2)) throw new Error(`${r.nowNs}`);
+ * ```
+ */
 export interface Private2Options {
   /** Pair the bit with a folio reference (default `mm.era.private2TakesRef`). */
   takeRef?: boolean;
@@ -305,7 +357,20 @@ export interface NetfsConfig {
   migrateFolio: "filemap" | "fallback";
 }
 
-/** Input of {@link NetfsConfig}: every field optional. */
+/**
+ * Input of {@link NetfsConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, Netfs, type NetfsConfigInput } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 16 }, version: "6.12" });
+ * // The Feb 2021 posting on a v6.12 kernel: no reference, `if` instead of `while`.
+ * const input: NetfsConfigInput = { private2Ref: "noRef", private2Wait: "if" };
+ * const old = new Netfs(mm, input);
+ * const now = new Netfs(mm, {}); // "era": what v6.12 does
+ * if (old.takesRef || old.waitLoops || !now.takesRef || !now.waitLoops) throw new Error("switches");
+ * ```
+ */
 export type NetfsConfigInput = Partial<NetfsConfig>;
 
 const netfsSchema = z.object({
@@ -328,7 +393,40 @@ export const NetfsConfig: ConfigSchema<NetfsConfig, NetfsConfigInput> = defineCo
   netfsSchema,
 );
 
-/** Counters of a {@link Netfs} (the PG_private_2 ones are in {@link private2Stats}). */
+/**
+ * Counters of a {@link Netfs} (the PG_private_2 ones are in {@link private2Stats}).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapAddFolio,
+ *   folioAlloc,
+ *   folioPut,
+ *   folioTrylock,
+ *   Mm,
+ *   Netfs,
+ *   type NetfsStats,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 }, version: "6.12" });
+ * const fs = new Netfs(mm);
+ * const file = fs.createFile({ name: "a", fillPages: 2 });
+ * const folios = [0, 1].map((index) => {
+ *   const f = folioAlloc(mm, 0);
+ *   folioTrylock(mm, f);
+ *   filemapAddFolio(mm, file, f, index);
+ *   folioPut(mm, f); // readahead holds only the lock
+ *   return f;
+ * });
+ * fs.submitRead(file, folios);
+ * env.run();
+ * const s: NetfsStats = fs.stats;
+ * if (s.serverReads !== 1 || s.pagesRead !== 2 || s.cacheWrites !== 2 || s.cacheWritesDone !== 2) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface NetfsStats {
   /** Server reads issued. */
   serverReads: number;
@@ -346,7 +444,43 @@ export interface NetfsStats {
   lostWaits: number;
 }
 
-/** A cache write in flight: the folio it writes (pfn + generation) and the page it is for. */
+/**
+ * A cache write in flight: the folio it writes (pfn + generation) and the page it is for.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapAddFolio,
+ *   folioAlloc,
+ *   folioPut,
+ *   folioTrylock,
+ *   type InflightWrite,
+ *   Mm,
+ *   Netfs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 }, version: "6.12" });
+ * const fs = new Netfs(mm, {
+ *   serverLatency: { kind: "fixed", ns: 1_000 },
+ *   cacheWriteLatency: { kind: "fixed", ns: 500 },
+ * });
+ * const file = fs.createFile({ name: "a", fillPages: 4 });
+ * const f = folioAlloc(mm, 0);
+ * folioTrylock(mm, f);
+ * filemapAddFolio(mm, file, f, 3);
+ * folioPut(mm, f);
+ * fs.submitRead(file, [f]);
+ * let during: InflightWrite[] = [];
+ * env.spawn("probe", function* (e) { yield e.sleep(1_200); during = [...fs.inflight.values()]; });
+ * env.run();
+ * const w = during[0];
+ * if (during.length !== 1 || w?.index !== 3 || w.mappingId !== file.id || w.ref.pfn !== f) {
+ *   throw new Error(JSON.stringify(during));
+ * }
+ * if (fs.inflight.size !== 0) throw new Error("done when the cache write completes");
+ * ```
+ */
 export interface InflightWrite {
   /** The folio being written. */
   ref: FolioRef;

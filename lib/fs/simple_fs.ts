@@ -56,7 +56,21 @@ export interface SimpleFsConfig {
   maxFoliosPerBio: number;
 }
 
-/** Input of {@link SimpleFsConfig}: every field optional. */
+/**
+ * Input of {@link SimpleFsConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, filemapRead, Mm, SimpleFs, type SimpleFsConfigInput } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const input: SimpleFsConfigInput = { name: "ext2", readLatency: { kind: "fixed", ns: 1_000 } };
+ * const fs = new SimpleFs(mm, input);
+ * const file = fs.createFile({ name: "a", sizePages: 1, fillPages: 1 });
+ * env.spawn("reader", function* () { yield* filemapRead(mm, file, 0, 1); });
+ * if (env.run().nowNs !== 1_000 || fs.config.maxFoliosPerBio !== 256) throw new Error("latency");
+ * ```
+ */
 export type SimpleFsConfigInput = Partial<SimpleFsConfig>;
 
 const simpleFsSchema = z.object({
@@ -74,7 +88,20 @@ export const SimpleFsConfig: ConfigSchema<SimpleFsConfig, SimpleFsConfigInput> =
   simpleFsSchema,
 );
 
-/** Options of {@link SimpleFs.createFile}. */
+/**
+ * Options of {@link SimpleFs.createFile}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, iSizeRead, Mm, SimpleFs, type SimpleFileOptions } from "@mmsim/mmsim";
+ * const fs = new SimpleFs(new Mm(new Engine(), { memory: { nrFrames: 64 } }));
+ * const opts: SimpleFileOptions = { name: "log", sizePages: 8, fillPages: 3, maxOrder: 2 };
+ * const file = fs.createFile(opts);
+ * if (iSizeRead(file) !== 8 || file.backing.size !== 3 || file.maxOrder !== 2) {
+ *   throw new Error("size, contents, folio orders");
+ * }
+ * ```
+ */
 export interface SimpleFileOptions {
   /** Name for reports. */
   name: string;
@@ -88,7 +115,25 @@ export interface SimpleFileOptions {
   maxOrder?: number;
 }
 
-/** Counters of a {@link SimpleFs}. */
+/**
+ * Counters of a {@link SimpleFs}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, filemapRead, Mm, SimpleFs, type SimpleFsStats } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const fs = new SimpleFs(mm, { readErrorProbability: 1 }); // a failing disk
+ * const file = fs.createFile({ name: "a", sizePages: 1, fillPages: 1 });
+ * let ok = true;
+ * env.spawn("reader", function* () { ok = (yield* filemapRead(mm, file, 0, 1)).ok; });
+ * env.run();
+ * const s: SimpleFsStats = fs.stats;
+ * if (ok || s.readBios < 1 || s.readErrors !== s.readBios || s.pagesRead !== 0) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface SimpleFsStats {
   /** Read bios submitted. */
   readBios: number;
