@@ -201,8 +201,8 @@ export interface IomapFsStats {
  * });
  * const opts: IomapFileOptions = { name: "data", maxOrder: 3, fillPages: 4 };
  * const file = fs.createFile(opts);
- * // An 8 KiB block needs order-1 folios: the minimum order is raised (mapping_set_folio_min_order).
- * if (file.minOrder !== 1 || file.maxOrder !== 3) throw new Error(`${file.minOrder}..${file.maxOrder}`);
+ * // An 8 KiB block needs order-1 folios: mapping_set_folio_min_order raises the minimum.
+ * if (file.minOrder !== 1 || file.maxOrder !== 3) throw new Error(`${file.minOrder}`);
  * if (file.backing.size !== 4) throw new Error("pages 0..3 have contents");
  * const huge = fs.createFile({ name: "hugetlb-like", neverSplitOrder: 2 });
  * if (huge.minOrder !== 2 || huge.maxOrder !== 2) throw new Error("exactly order 2");

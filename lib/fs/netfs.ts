@@ -368,7 +368,8 @@ export interface NetfsConfig {
  * const input: NetfsConfigInput = { private2Ref: "noRef", private2Wait: "if" };
  * const old = new Netfs(mm, input);
  * const now = new Netfs(mm, {}); // "era": what v6.12 does
- * if (old.takesRef || old.waitLoops || !now.takesRef || !now.waitLoops) throw new Error("switches");
+ * if (old.takesRef || old.waitLoops) throw new Error("the posting's rules");
+ * if (!now.takesRef || !now.waitLoops) throw new Error("v6.12's rules");
  * ```
  */
 export type NetfsConfigInput = Partial<NetfsConfig>;
