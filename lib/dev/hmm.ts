@@ -61,7 +61,25 @@ export interface HmmDeviceConfig {
   retryDelayNs: number;
 }
 
-/** Input of {@link HmmDeviceConfig}: every field optional. */
+/**
+ * Input of {@link HmmDeviceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, HmmDevice, type HmmDeviceConfigInput, Mm } from "@mmsim/mmsim";
+ * const input: HmmDeviceConfigInput = { name: "gpu1", nrFrames: 2 };
+ * const dev = new HmmDevice(new Mm(new Engine(), { memory: { nrFrames: 16 } }), input);
+ * dev.allocFrame();
+ * dev.allocFrame();
+ * let msg = "";
+ * try {
+ *   dev.allocFrame();
+ * } catch (e) {
+ *   msg = (e as Error).message;
+ * }
+ * if (!msg.startsWith("gpu1: cannot allocate") || dev.config.accessNs !== 0) throw new Error(msg);
+ * ```
+ */
 export type HmmDeviceConfigInput = Partial<HmmDeviceConfig>;
 
 const hmmDeviceSchema = z.object({
@@ -83,6 +101,41 @@ export const HmmDeviceConfig: ConfigSchema<HmmDeviceConfig, HmmDeviceConfigInput
 /**
  * One entry of the device page table: the device frame backing a file page, whether the device
  * may write it, and the accesses in flight. Model: no kernel structure (a driver's own).
+ *
+ * @example A read fault maps the page read-only; a store faults again for write permission
+ * ```ts
+ * import {
+ *   AddressSpace,
+ *   deviceLoad,
+ *   type DevicePte,
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   Mm,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 16 } });
+ * const file = AddressSpace.create(mm, { name: "f" });
+ * const dev = new HmmDevice(mm, { nrFrames: 4 });
+ * dev.mirror(file, {
+ *   *deviceFault(d, m, i, write) {
+ *     if (!d.pte(m, i)) d.map(m, i, d.allocFrame(), false); // first touch: read-only
+ *     else if (write) d.grantWrite(m, i, 1); // the write notification
+ *     yield env.point();
+ *     return { ok: true, value: undefined };
+ *   },
+ * });
+ * env.spawn("gpu", function* () {
+ *   yield* deviceLoad(dev, file, 0);
+ *   yield* deviceStore(dev, file, 0, 5);
+ * });
+ * env.run();
+ * const pte: DevicePte = dev.pte(file, 0)!;
+ * if (!pte.write || !pte.dirty || pte.host || pte.pins !== 0) throw new Error(JSON.stringify(pte));
+ * if (pte.grantMkwrite !== 1 || pte.grantStores !== 1 || dev.data[pte.frame] !== 5) {
+ *   throw new Error(JSON.stringify(pte));
+ * }
+ * ```
  */
 export interface DevicePte {
   /**
@@ -113,6 +166,43 @@ export interface DevicePte {
  * What the CPU does when a device access faults: make the page available to the device (copy,
  * migrate, or whatever the protocol does) and install the entry, or return an errno. Called in
  * the faulting device thread's task; the access is retried after it returns ok.
+ *
+ * @example A handler that copies the page-cache tag to device memory, and refuses page 1
+ * ```ts
+ * import {
+ *   AddressSpace,
+ *   type DeviceFaultHandler,
+ *   deviceLoad,
+ *   Engine,
+ *   HmmDevice,
+ *   Mm,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 16 } });
+ * const file = AddressSpace.create(mm, { name: "f" });
+ * file.backing.set(0, 42);
+ * const copyIn: DeviceFaultHandler = {
+ *   *deviceFault(dev, mapping, index, write) {
+ *     if (index === 1) return { ok: false, errno: "EIO" };
+ *     yield env.sleep(1_000); // the copy over the interconnect
+ *     const frame = dev.allocFrame();
+ *     dev.data[frame] = mapping.backing.get(index) ?? 0;
+ *     dev.map(mapping, index, frame, write);
+ *     return { ok: true, value: undefined };
+ *   },
+ * };
+ * const dev = new HmmDevice(mm);
+ * dev.mirror(file, copyIn);
+ * const got: string[] = [];
+ * env.spawn("gpu", function* () {
+ *   for (const i of [0, 1]) {
+ *     const r = yield* deviceLoad(dev, file, i);
+ *     got.push(r.ok ? `${r.value}` : r.errno);
+ *   }
+ * });
+ * env.run();
+ * if (got.join() !== "42,EIO" || dev.stats.faults !== 2) throw new Error(got.join());
+ * ```
  */
 export interface DeviceFaultHandler {
   /** Handle a device fault on page `index` of `mapping`, for a store if `write`. */
@@ -121,7 +211,47 @@ export interface DeviceFaultHandler {
   >;
 }
 
-/** Counters of an {@link HmmDevice}. */
+/**
+ * Counters of an {@link HmmDevice}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   AddressSpace,
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   type HmmDeviceStats,
+ *   Mm,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 16 } });
+ * const file = AddressSpace.create(mm, { name: "f" });
+ * const dev = new HmmDevice(mm);
+ * dev.mirror(file, {
+ *   *deviceFault(d, m, i) {
+ *     if (d.pte(m, i)) d.grantWrite(m, i, 1);
+ *     else d.map(m, i, d.allocFrame(), true, 1);
+ *     yield env.point();
+ *     return { ok: true, value: undefined };
+ *   },
+ * });
+ * env.spawn("gpu", function* () {
+ *   yield* deviceStore(dev, file, 0, 1); // faults: a writable entry
+ *   yield* deviceStore(dev, file, 0, 2); // no fault, no notification
+ *   yield* dev.invalidate(file, 0, "write-protect"); // e.g. writeback's folio_mkclean
+ *   yield* deviceStore(dev, file, 0, 3); // faults again: a second write episode
+ * });
+ * env.run();
+ * const s: HmmDeviceStats = dev.stats;
+ * if (s.stores !== 3 || s.faults !== 2 || s.writeFaults !== 2 || s.invalidations !== 1) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * if (s.writeEpisodes !== 2 || s.episodesByMkwrite.join() !== "0,2,0" || s.framesInUse !== 1) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface HmmDeviceStats {
   /** Loads completed. */
   loads: number;

@@ -31,7 +31,43 @@ import { mmapState, PTE } from "../mm/mmap.ts";
 import type { HmmFile } from "./hmm_file.ts";
 import { spliceStats } from "./splice.ts";
 
-/** Event counts of an {@link HmmOracle}. */
+/**
+ * Event counts of an {@link HmmOracle}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   HmmOracle,
+ *   type HmmOracleEvents,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file);
+ * const oracle = new HmmOracle(hf, 1);
+ * env.spawn("t", function* (e) {
+ *   yield* deviceStore(hf.dev, file, 0, 1000);
+ *   yield e.point();
+ *   const start = oracle.readStart();
+ *   const r = yield* hf.read(0);
+ *   if (r.ok) oracle.checkRead("read(2)", 0, r.value, start);
+ *   yield* hf.fsync();
+ * });
+ * env.run();
+ * oracle.finalCheck();
+ * const ev: HmmOracleEvents = oracle.events;
+ * if (ev.reads !== 1 || ev.staleReads !== 0 || ev.writebacks < 1 || ev.staleWritebacks !== 0) {
+ *   throw new Error(JSON.stringify(ev));
+ * }
+ * if (ev.lostWrites !== 0 || ev.twoWriters !== 0) throw new Error(JSON.stringify(ev));
+ * ```
+ */
 export interface HmmOracleEvents {
   /** Reads checked. */
   reads: number;
@@ -52,7 +88,35 @@ export interface HmmOracleEvents {
   uptodateNotLatest: number;
 }
 
-/** A stale event, for reports. */
+/**
+ * A stale event, for reports.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   HmmOracle,
+ *   type HmmStaleEvent,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file);
+ * const oracle = new HmmOracle(hf, 1);
+ * env.spawn("t", function* () { yield* deviceStore(hf.dev, file, 0, 1000); }); // and no fsync
+ * env.run();
+ * oracle.finalCheck(); // storage does not hold the device's store
+ * const ev: HmmStaleEvent = oracle.examples[0]!;
+ * if (ev.kind !== "lost write" || ev.index !== 0 || !ev.message.includes("1000")) {
+ *   throw new Error(JSON.stringify(ev));
+ * }
+ * ```
+ */
 export interface HmmStaleEvent {
   /** What went stale. */
   kind: "read" | "writeback" | "lost write" | "two writers" | "uptodate not latest";
@@ -234,7 +298,37 @@ function cpuWritable(mm: Mm, folio: number): boolean {
   return false;
 }
 
-/** What {@link installHmmChecker} returns. */
+/**
+ * What {@link installHmmChecker} returns.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   type HmmChecker,
+ *   HmmFile,
+ *   installHmmChecker,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file); // Jan Kara's protocol, every hook on
+ * const checker: HmmChecker = installHmmChecker(hf, 1);
+ * env.spawn("t", function* () {
+ *   yield* deviceStore(hf.dev, file, 0, 1000); // A: dirty and not uptodate
+ *   yield* hf.fsync(); // the ->writepages wrapper copies A' back first
+ * });
+ * const r = env.run();
+ * if (Object.values(checker.counts).some((n) => n !== 0) || r.violations.length !== 0) {
+ *   throw new Error(JSON.stringify(r.violations));
+ * }
+ * if (file.backing.get(0) !== 1000) throw new Error("storage has the device's data");
+ * ```
+ */
 export interface HmmChecker {
   /** The mm invariant checker it installed (A's mapping exempt from dirty-not-uptodate). */
   readonly mm: MmChecker;
@@ -242,7 +336,36 @@ export interface HmmChecker {
   readonly counts: Record<HmmIllegalRule, number>;
 }
 
-/** The rules of the illegal-state checker. */
+/**
+ * The rules of the illegal-state checker.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   type HmmIllegalRule,
+ *   installHmmChecker,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file, { writebackHook: false });
+ * const checker = installHmmChecker(hf, 1);
+ * env.spawn("t", function* () {
+ *   yield* deviceStore(hf.dev, file, 0, 1000);
+ *   yield* hf.fsync(); // without the hook, generic writeback of A
+ * });
+ * env.run();
+ * const rules = Object.keys(checker.counts) as HmmIllegalRule[];
+ * const broken = rules.filter((rule) => checker.counts[rule] > 0);
+ * if (broken.join() !== "generic writeback") throw new Error(broken.join());
+ * ```
+ */
 export type HmmIllegalRule =
   | "splice read"
   | "generic writeback"

@@ -90,7 +90,34 @@ import {
 } from "../mm/writeback.ts";
 import type { DeviceFaultHandler, DevicePte, HmmDevice } from "./hmm.ts";
 
-/** How a page-cache page is shared with the device (see the module doc). */
+/**
+ * How a page-cache page is shared with the device (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   type HmmStrategy,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const ownsAfterStore = (strategy: HmmStrategy) => {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ *   const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ *   const hf = new HmmFile(new HmmDevice(mm), file, { strategy });
+ *   env.spawn("gpu", function* () { yield* deviceStore(hf.dev, file, 0, 7); });
+ *   env.run();
+ *   return hf.deviceOwns(0);
+ * };
+ * // copy, migrate and bounce leave the only fresh copy on the device; mirror works on A itself.
+ * const owns = (["copy", "migrate", "bounce", "mirror"] as const).map(ownsAfterStore);
+ * if (owns.join() !== "true,true,true,false") throw new Error(owns.join());
+ * ```
+ */
 export type HmmStrategy = "copy" | "migrate" | "bounce" | "mirror";
 
 /**
@@ -119,7 +146,31 @@ export interface HmmProtocolConfig {
   dioLatencyNs: number;
 }
 
-/** Input of {@link HmmProtocolConfig}: every field optional. */
+/**
+ * Input of {@link HmmProtocolConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   type HmmProtocolConfigInput,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * // Jan Kara's copy protocol without the write notification: A' becomes writable silently.
+ * const input: HmmProtocolConfigInput = { writeNotify: false };
+ * const hf = new HmmFile(new HmmDevice(mm), file, input);
+ * env.spawn("gpu", function* () { yield* deviceStore(hf.dev, file, 0, 7); });
+ * env.run();
+ * if (hf.stats.mkwrite !== 0 || !hf.devicePte(0)?.write) throw new Error("no notification");
+ * ```
+ */
 export type HmmProtocolConfigInput = Partial<HmmProtocolConfig>;
 
 const protocolSchema = z.object({
@@ -137,7 +188,35 @@ void _protocolTypes;
 export const HmmProtocolConfig: ConfigSchema<HmmProtocolConfig, HmmProtocolConfigInput> =
   defineConfig("HmmProtocolConfig", protocolSchema);
 
-/** Counters of an {@link HmmFile}. */
+/**
+ * Counters of an {@link HmmFile}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   HmmDevice,
+ *   HmmFile,
+ *   type HmmFileStats,
+ *   Mm,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file, { strategy: "migrate" });
+ * env.spawn("t", function* () {
+ *   yield* deviceStore(hf.dev, file, 0, 7); // migrate A to the device
+ *   yield* hf.read(0); // a CPU access migrates it back
+ * });
+ * env.run();
+ * const s: HmmFileStats = hf.stats;
+ * if (s.migrations !== 1 || s.migrationsBack !== 1 || s.bytesCopied !== 2 * 4096) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface HmmFileStats {
   /** Page copies host → device (A → A', or a migration). */
   copiesToDevice: number;
@@ -165,7 +244,36 @@ export interface HmmFileStats {
   dioFallbacks: number;
 }
 
-/** What {@link HmmFile.directIo} returns. */
+/**
+ * What {@link HmmFile.directIo} returns.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   type HmmDioResult,
+ *   HmmDevice,
+ *   HmmFile,
+ *   Mm,
+ *   mmapRegion,
+ *   SimpleFs,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file);
+ * const buf = mmapRegion(mm, { nrPages: 1 }); // the user buffer (anonymous memory)
+ * let res: HmmDioResult | undefined;
+ * env.spawn("t", function* () {
+ *   yield* deviceStore(hf.dev, file, 0, 900);
+ *   const r = yield* hf.directIo("READ", 0, buf, 0); // flushes A' → A → storage first
+ *   if (r.ok) res = r.value;
+ * });
+ * env.run();
+ * if (res?.tag !== 900 || res.fellBack) throw new Error(JSON.stringify(res));
+ * ```
+ */
 export interface HmmDioResult {
   /** For a read, the content tag that reached the user buffer; for a write, the tag written. */
   tag: number;

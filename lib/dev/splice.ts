@@ -25,7 +25,23 @@ import { folioGet, folioPut } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import type { FolioRef, Mm } from "../mm/mm.ts";
 
-/** One pipe buffer holding a page-cache page (`struct pipe_buffer`, page_cache_pipe_buf_ops). */
+/**
+ * One pipe buffer holding a page-cache page (`struct pipe_buffer`, page_cache_pipe_buf_ops).
+ *
+ * @example
+ * ```ts
+ * import { Engine, filemapSpliceRead, Mm, Pipe, type PipeBuffer, SimpleFs } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 2, fillPages: 2 });
+ * const pipe = new Pipe();
+ * env.spawn("splice", function* () { yield* filemapSpliceRead(mm, file, 1, 1, pipe); });
+ * env.run();
+ * const b: PipeBuffer = pipe.bufs[0]!;
+ * if (b.mapping !== file || b.index !== 1 || !mm.isLive(b.ref)) throw new Error("page 1");
+ * if (mm.mem.data[b.folio] !== file.backing.get(1)) throw new Error("by reference, not a copy");
+ * ```
+ */
 export interface PipeBuffer {
   /** The folio (head pfn). */
   readonly folio: number;
@@ -37,7 +53,23 @@ export interface PipeBuffer {
   readonly index: number;
 }
 
-/** A pipe (`struct pipe_inode_info`): its buffers in order. */
+/**
+ * A pipe (`struct pipe_inode_info`): its buffers in order.
+ *
+ * @example
+ * ```ts
+ * import { Engine, filemapSpliceRead, Mm, Pipe, pipeRead, SimpleFs } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 3, fillPages: 3 });
+ * const pipe = new Pipe("splice pipe");
+ * env.spawn("splice", function* () { yield* filemapSpliceRead(mm, file, 0, 3, pipe); });
+ * env.run();
+ * if (pipe.bufs.map((b) => b.index).join() !== "0,1,2") throw new Error("buffers in order");
+ * const r = pipeRead(mm, pipe);
+ * if (!r.ok || r.value.length !== 3 || pipe.bufs.length !== 0) throw new Error("read out");
+ * ```
+ */
 export class Pipe {
   /** Name for reports. */
   readonly name: string;
@@ -50,7 +82,41 @@ export class Pipe {
   }
 }
 
-/** A confirm that failed: the page the reader found, and its state. */
+/**
+ * A confirm that failed: the page the reader found, and its state.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   deviceStore,
+ *   Engine,
+ *   filemapSpliceRead,
+ *   HmmDevice,
+ *   HmmFile,
+ *   Mm,
+ *   Pipe,
+ *   type PipeConfirmFailure,
+ *   pipeRead,
+ *   SimpleFs,
+ *   spliceStats,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file);
+ * const pipe = new Pipe();
+ * let errno = "";
+ * env.spawn("t", function* () {
+ *   yield* filemapSpliceRead(mm, file, 0, 1, pipe); // A into the pipe, uptodate
+ *   yield* deviceStore(hf.dev, file, 0, 7); // then A becomes dirty and not uptodate
+ *   const r = pipeRead(mm, pipe);
+ *   if (!r.ok) errno = r.errno;
+ * });
+ * env.run();
+ * const f: PipeConfirmFailure = spliceStats(mm).confirmFailures[0]!;
+ * if (errno !== "EIO" || f.errno !== "EIO" || !f.dirty || f.index !== 0) throw new Error(errno);
+ * ```
+ */
 export interface PipeConfirmFailure {
   /** The folio. */
   folio: number;
@@ -64,7 +130,34 @@ export interface PipeConfirmFailure {
   dirty: boolean;
 }
 
-/** Counters of the splice model of one Mm, and every confirm failure in order. */
+/**
+ * Counters of the splice model of one Mm, and every confirm failure in order.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Engine,
+ *   filemapSpliceRead,
+ *   Mm,
+ *   Pipe,
+ *   pipeRead,
+ *   SimpleFs,
+ *   type SpliceStats,
+ *   spliceStats,
+ * } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 2, fillPages: 2 });
+ * const pipe = new Pipe();
+ * env.spawn("splice", function* () { yield* filemapSpliceRead(mm, file, 0, 2, pipe); });
+ * env.run();
+ * pipeRead(mm, pipe);
+ * const s: SpliceStats = spliceStats(mm);
+ * if (s.spliced !== 2 || s.read !== 2 || s.confirmFailures.length !== 0) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface SpliceStats {
   /** Pages spliced into pipes. */
   spliced: number;
