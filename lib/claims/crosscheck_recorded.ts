@@ -17,10 +17,33 @@ import { predictHungReadCompaction } from "./thread000_crosscheck.ts";
 import { predictSplitFolioSizes } from "./thread004_split.ts";
 import { type Table, table } from "../plot/table.ts";
 
-/** The experiments of the cross-check. */
+/**
+ * The experiments of the cross-check.
+ *
+ * @example
+ * ```ts
+ * import { type CrosscheckExperiment, RECORDED_OBSERVATIONS } from "@mmsim/mmsim";
+ * const seen = new Set<CrosscheckExperiment>(RECORDED_OBSERVATIONS.map((o) => o.experiment));
+ * if (!seen.has("split-at-page") || seen.size !== 3) throw new Error([...seen].join());
+ * ```
+ */
 export type CrosscheckExperiment = "fuse-writeback" | "hung-read-compaction" | "split-at-page";
 
-/** One recorded real-kernel observation. */
+/**
+ * One recorded real-kernel observation.
+ *
+ * @example
+ * ```ts
+ * import { RECORDED_OBSERVATIONS, type RecordedObservation } from "@mmsim/mmsim";
+ * const newest: RecordedObservation = RECORDED_OBSERVATIONS.find((o) =>
+ *   o.experiment === "fuse-writeback" && o.series === "7.x"
+ * )!;
+ * // Without temp pages (v6.16+), FUSE writeback pages are counted in Writeback.
+ * if (newest.observed !== "Writeback" || !newest.summary.includes("WritebackTmp 0 kB")) {
+ *   throw new Error(newest.summary);
+ * }
+ * ```
+ */
 export interface RecordedObservation {
   /** The experiment. */
   experiment: CrosscheckExperiment;
@@ -36,7 +59,18 @@ export interface RecordedObservation {
   summary: string;
 }
 
-/** When and how the recorded observations were taken. */
+/**
+ * When and how the recorded observations were taken.
+ *
+ * @example
+ * ```ts
+ * import { CROSSCHECK_RECORDED_ON, crosscheckTable } from "@mmsim/mmsim";
+ * if (CROSSCHECK_RECORDED_ON.command !== "deno task crosscheck") throw new Error("how to rerun");
+ * if (!crosscheckTable("split-at-page").text.includes(CROSSCHECK_RECORDED_ON.date)) {
+ *   throw new Error("the table names the date of the observations");
+ * }
+ * ```
+ */
 export const CROSSCHECK_RECORDED_ON = {
   date: "2026-11-26",
   command: "deno task crosscheck",
@@ -47,6 +81,16 @@ export const CROSSCHECK_RECORDED_ON = {
  * The observations of `deno task crosscheck` on 2026-11-26 (Debian packages
  * linux-image-6.1.0-56-amd64 6.1.192-2, linux-image-6.12.117+deb12-amd64 6.12.117-1~deb12u1,
  * linux-binary-7.3.4+deb13-amd64 7.3.4-1~bpo13+1).
+ *
+ * @example
+ * ```ts
+ * import { RECORDED_OBSERVATIONS } from "@mmsim/mmsim";
+ * const split = RECORDED_OBSERVATIONS.filter((o) => o.experiment === "split-at-page");
+ * // Three kernels per experiment; only 7.x splits non-uniformly (folio_split).
+ * if (split.map((o) => o.observed.startsWith("512×1")).join() !== "true,true,false") {
+ *   throw new Error(split.map((o) => o.observed).join(" | "));
+ * }
+ * ```
  */
 export const RECORDED_OBSERVATIONS: readonly RecordedObservation[] = [
   {
@@ -123,7 +167,18 @@ export const RECORDED_OBSERVATIONS: readonly RecordedObservation[] = [
   },
 ];
 
-/** One row of the comparison. */
+/**
+ * One row of the comparison.
+ *
+ * @example
+ * ```ts
+ * import { type CrosscheckRow, crosscheckRows } from "@mmsim/mmsim";
+ * const row: CrosscheckRow = crosscheckRows("hung-read-compaction")[0]!;
+ * if (row.agree !== (row.model === row.observed) || !row.kernel.startsWith("6.1 ")) {
+ *   throw new Error(JSON.stringify(row));
+ * }
+ * ```
+ */
 export interface CrosscheckRow {
   /** The experiment. */
   experiment: CrosscheckExperiment;
@@ -141,7 +196,18 @@ function sizesText(sizes: readonly number[]): string {
   return sizes.every((s) => s === 1) ? `${sizes.length}×1` : sizes.join(",");
 }
 
-/** The model's prediction for one experiment and kernel version, in the compared form. */
+/**
+ * The model's prediction for one experiment and kernel version, in the compared form.
+ *
+ * @example
+ * ```ts
+ * import { crosscheckPrediction } from "@mmsim/mmsim";
+ * // Splitting a 2 MiB folio at page 5: uniform before folio_split (v6.15), buddy-like after.
+ * if (crosscheckPrediction("split-at-page", "6.12") !== "512×1") throw new Error("uniform");
+ * const sizes = crosscheckPrediction("split-at-page", "7.3").split(",").map(Number);
+ * if (sizes.length !== 10 || sizes.reduce((a, b) => a + b, 0) !== 512) throw new Error(`${sizes}`);
+ * ```
+ */
 export function crosscheckPrediction(experiment: CrosscheckExperiment, version: string): string {
   switch (experiment) {
     case "fuse-writeback": {
