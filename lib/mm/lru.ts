@@ -29,11 +29,45 @@ import type { ConfigSchema } from "../config.ts";
 import { defineConfig, type Same } from "../_config.ts";
 import { NIL, PG, type PhysMem } from "./memory.ts";
 
-/** `LRU_BASE` (include/linux/mmzone.h). */
+/**
+ * `LRU_BASE` (include/linux/mmzone.h).
+ *
+ * @example
+ * ```ts
+ * import { folioLruList, LRU_BASE, LRU_INACTIVE_ANON, PG, PhysMem } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 4 });
+ * mem.setFlag(0, PG.swapbacked); // an inactive anonymous folio
+ * if (LRU_INACTIVE_ANON !== LRU_BASE || folioLruList(mem, 0) !== LRU_BASE) throw new Error("the first list");
+ * ```
+ */
 export const LRU_BASE = 0;
-/** `LRU_ACTIVE`: added to an inactive list number to name its active list. */
+/**
+ * `LRU_ACTIVE`: added to an inactive list number to name its active list.
+ *
+ * @example
+ * ```ts
+ * import { folioActivate, folioAddLru, folioLruList, LRU_ACTIVE, Lruvec, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * lruvec.mem.refcount[1] = 1;
+ * folioAddLru(lruvec, 1);
+ * const inactive = folioLruList(lruvec.mem, 1);
+ * folioActivate(lruvec, 1);
+ * if (folioLruList(lruvec.mem, 1) !== inactive + LRU_ACTIVE) throw new Error("active = inactive + LRU_ACTIVE");
+ * ```
+ */
 export const LRU_ACTIVE = 1;
-/** `LRU_FILE`: added to an anon list number to name the file list. */
+/**
+ * `LRU_FILE`: added to an anon list number to name the file list.
+ *
+ * @example
+ * ```ts
+ * import { folioLruList, LRU_FILE, PG, PhysMem } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 4 });
+ * mem.setFlag(0, PG.swapbacked); // anonymous
+ * // frame 1 is page cache (PG_swapbacked clear)
+ * if (folioLruList(mem, 1) - folioLruList(mem, 0) !== LRU_FILE) throw new Error("file = anon + LRU_FILE");
+ * ```
+ */
 export const LRU_FILE = 2;
 /**
  * `LRU_INACTIVE_ANON` (enum lru_list).
@@ -45,20 +79,110 @@ export const LRU_FILE = 2;
  * ```
  */
 export const LRU_INACTIVE_ANON = 0;
-/** `LRU_ACTIVE_ANON` (enum lru_list). */
+/**
+ * `LRU_ACTIVE_ANON` (enum lru_list).
+ *
+ * @example
+ * ```ts
+ * import { folioLruList, LRU_ACTIVE_ANON, PG, PhysMem } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 4 });
+ * mem.setFlag(2, PG.swapbacked);
+ * mem.setFlag(2, PG.active);
+ * if (folioLruList(mem, 2) !== LRU_ACTIVE_ANON) throw new Error("swap-backed and active");
+ * ```
+ */
 export const LRU_ACTIVE_ANON = 1;
-/** `LRU_INACTIVE_FILE` (enum lru_list). */
+/**
+ * `LRU_INACTIVE_FILE` (enum lru_list).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, LRU_INACTIVE_FILE, Mm, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "file" }), f, 0);
+ * // New page cache starts on the inactive file list (folio_add_lru).
+ * if (!mm.mem.testFlag(f, PG.lru) || mm.lruvec.lists[LRU_INACTIVE_FILE]!.first !== f) throw new Error("inactive file");
+ * ```
+ */
 export const LRU_INACTIVE_FILE = 2;
-/** `LRU_ACTIVE_FILE` (enum lru_list). */
+/**
+ * `LRU_ACTIVE_FILE` (enum lru_list).
+ *
+ * @example
+ * ```ts
+ * import { folioAddLru, folioMarkAccessed, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, Lruvec, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * lruvec.mem.refcount[0] = 1;
+ * folioAddLru(lruvec, 0);
+ * folioMarkAccessed(lruvec, 0); // first access: referenced
+ * if (lruvec.nrPages[LRU_INACTIVE_FILE] !== 1) throw new Error("still inactive");
+ * folioMarkAccessed(lruvec, 0); // second access: promoted
+ * if (lruvec.nrPages[LRU_ACTIVE_FILE] !== 1 || lruvec.lists[LRU_ACTIVE_FILE]!.first !== 0) throw new Error("active");
+ * ```
+ */
 export const LRU_ACTIVE_FILE = 3;
-/** `LRU_UNEVICTABLE` (enum lru_list): counted in the sizes, but no list is kept (v6.12). */
+/**
+ * `LRU_UNEVICTABLE` (enum lru_list): counted in the sizes, but no list is kept (v6.12).
+ *
+ * @example
+ * ```ts
+ * import { folioAddLru, LRU_UNEVICTABLE, Lruvec, PG, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * lruvec.mem.refcount[3] = 1;
+ * lruvec.mem.setFlag(3, PG.mlocked);
+ * folioAddLru(lruvec, 3);
+ * // Counted on LRU_UNEVICTABLE, but v6.12 keeps no list for it.
+ * if (lruvec.nrPages[LRU_UNEVICTABLE] !== 1 || !lruvec.lists[LRU_UNEVICTABLE]!.isEmpty()) throw new Error("unevictable");
+ * if (!lruvec.mem.testFlag(3, PG.unevictable) || lruvec.events.unevictablePgculled !== 1) throw new Error("culled");
+ * ```
+ */
 export const LRU_UNEVICTABLE = 4;
-/** `NR_LRU_LISTS`. */
+/**
+ * `NR_LRU_LISTS`.
+ *
+ * @example
+ * ```ts
+ * import { LRU_UNEVICTABLE, Lruvec, NR_LRU_LISTS, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * if (lruvec.lists.length !== NR_LRU_LISTS || lruvec.nrPages.length !== NR_LRU_LISTS) throw new Error("one per list");
+ * if (LRU_UNEVICTABLE !== NR_LRU_LISTS - 1) throw new Error("unevictable is the last");
+ * ```
+ */
 export const NR_LRU_LISTS = 5;
-/** `SWAP_CLUSTER_MAX` (include/linux/swap.h): reclaim's batch size. */
+/**
+ * `SWAP_CLUSTER_MAX` (include/linux/swap.h): reclaim's batch size.
+ *
+ * @example Reclaim isolates a batch of 32 pages at a time
+ * ```ts
+ * import { FolioList, folioAddLru, isolateLruFolios, LRU_INACTIVE_FILE, Lruvec, PhysMem, SWAP_CLUSTER_MAX } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 100 });
+ * const lruvec = new Lruvec(mem);
+ * for (let p = 0; p < 100; p++) {
+ *   mem.refcount[p] = 1;
+ *   folioAddLru(lruvec, p);
+ * }
+ * const batch = new FolioList(mem);
+ * const taken = isolateLruFolios(lruvec, SWAP_CLUSTER_MAX, batch, LRU_INACTIVE_FILE);
+ * if (taken !== 32 || batch.toArray().length !== 32 || lruvec.nrPages[LRU_INACTIVE_FILE] !== 68) throw new Error(`${taken}`);
+ * ```
+ */
 export const SWAP_CLUSTER_MAX = 32;
 
-/** A list number of `enum lru_list`. */
+/**
+ * A list number of `enum lru_list`.
+ *
+ * @example
+ * ```ts
+ * import { folioAddLru, folioLruList, type LruList, Lruvec, PG, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * lruvec.mem.refcount[2] = 1;
+ * lruvec.mem.setFlag(2, PG.swapbacked);
+ * folioAddLru(lruvec, 2);
+ * const lru: LruList = folioLruList(lruvec.mem, 2); // an index into lists and nrPages
+ * if (lruvec.nrPages[lru] !== 1 || lruvec.lists[lru]!.first !== 2) throw new Error(`list ${lru}`);
+ * ```
+ */
 export type LruList = 0 | 1 | 2 | 3 | 4;
 
 /**
@@ -85,7 +209,26 @@ export interface LruvecConfig {
   folioReferenced: "no_ptes" | "pg_referenced";
 }
 
-/** Input of `LruvecConfig` (what the `Lruvec` constructor accepts). */
+/**
+ * Input of `LruvecConfig` (what the `Lruvec` constructor accepts).
+ *
+ * @example The two models of folio_referenced() in shrink_active_list
+ * ```ts
+ * import { folioActivate, folioAddLru, LRU_ACTIVE_FILE, Lruvec, type LruvecOptions, PG, PhysMem, shrinkActiveList } from "@mmsim/mmsim";
+ * const deactivated: number[] = [];
+ * for (const folioReferenced of ["no_ptes", "pg_referenced"] as const) {
+ *   const opts: LruvecOptions = { folioReferenced };
+ *   const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }), opts);
+ *   lruvec.mem.refcount[0] = 1;
+ *   folioAddLru(lruvec, 0);
+ *   folioActivate(lruvec, 0);
+ *   lruvec.mem.setFlag(0, PG.referenced);
+ *   deactivated.push(shrinkActiveList(lruvec, 32, LRU_ACTIVE_FILE));
+ * }
+ * // An unmapped folio has no young PTEs: deactivated; the PG_referenced approximation keeps it.
+ * if (deactivated.join() !== "1,0") throw new Error(`${deactivated}`);
+ * ```
+ */
 export interface LruvecOptions {
   /** How `shrink_active_list` models `folio_referenced()` (default `"no_ptes"`). */
   folioReferenced?: "no_ptes" | "pg_referenced";
@@ -185,7 +328,22 @@ export class FolioList {
   }
 }
 
-/** VM event counters kept by an `Lruvec`, named after /proc/vmstat. */
+/**
+ * VM event counters kept by an `Lruvec`, named after /proc/vmstat.
+ *
+ * @example
+ * ```ts
+ * import { folioActivate, folioAddLru, folioRotateReclaimable, Lruvec, type LruVmEvents, PhysMem } from "@mmsim/mmsim";
+ * const lruvec = new Lruvec(new PhysMem({ nrFrames: 4 }));
+ * lruvec.mem.order[0] = 2; // an order-2 folio: events count pages
+ * lruvec.mem.refcount[0] = 1;
+ * folioAddLru(lruvec, 0);
+ * folioActivate(lruvec, 0); // PGACTIVATE
+ * folioRotateReclaimable(lruvec, 0); // PGROTATED: writeback of a PG_reclaim folio ended
+ * const ev: LruVmEvents = lruvec.events;
+ * if (ev.pgactivate !== 4 || ev.pgrotated !== 4) throw new Error(JSON.stringify(ev));
+ * ```
+ */
 export interface LruVmEvents {
   /** PGACTIVATE: pages moved to an active list. */
   pgactivate: number;
