@@ -29,7 +29,27 @@ import { folioAddLru } from "./lru.ts";
 import { PG } from "./memory.ts";
 import type { Mm } from "./mm.ts";
 
-/** Writeback control (`struct writeback_control`), the parts modelled. */
+/**
+ * Writeback control (`struct writeback_control`), the parts modelled.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapFdatawrite, folioAlloc, folioMarkDirty, Mm, type WritebackControl } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const seen: WritebackControl[] = [];
+ * // deno-lint-ignore require-yield
+ * const m = AddressSpace.create(mm, { name: "f", aops: { *writepages(_mm, _m, wbc) { seen.push({ ...wbc }); return 0; } } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * folioMarkDirty(mm, f);
+ * env.spawn("fsync", function* () { yield* filemapFdatawrite(mm, m, "WB_SYNC_ALL"); });
+ * env.run();
+ * // fsync asks ->writepages for data integrity over the whole file.
+ * const wbc = seen[0];
+ * if (wbc?.syncMode !== "WB_SYNC_ALL" || wbc.rangeStart !== 0 || wbc.reason !== "fsync") throw new Error(JSON.stringify(wbc));
+ * ```
+ */
 export interface WritebackControl {
   /** WB_SYNC_NONE (background, skip busy folios) or WB_SYNC_ALL (data integrity, wait). */
   syncMode: "WB_SYNC_NONE" | "WB_SYNC_ALL";
@@ -45,10 +65,52 @@ export interface WritebackControl {
   reason: string;
 }
 
-/** Migration modes (`enum migrate_mode`, include/linux/migrate_mode.h). */
+/**
+ * Migration modes (`enum migrate_mode`, include/linux/migrate_mode.h).
+ *
+ * @example A folio locked for a read in flight: only MIGRATE_SYNC waits for the lock
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolioLocked, filemapMigrateFolio, folioAlloc, folioEndRead, folioPut, isolateFolioForMigration, migratePages, type MigrateMode, Mm, putbackMovablePages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const rc: Record<string, string> = {};
+ * const modes: MigrateMode[] = ["MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC"];
+ * modes.forEach((mode, index) => {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolioLocked(mm, m, f, index); // locked and not uptodate: a read in flight
+ *   isolateFolioForMigration(mm, f);
+ *   folioPut(mm, f); // the allocation's reference: the cache and the isolation hold it now
+ *   env.spawn(`end_io ${index}`, function* (env) { yield env.sleep(1_000_000); folioEndRead(mm, f, true); });
+ *   env.spawn(mode, function* () {
+ *     const r = yield* migratePages(mm, [f], allocMigrationTarget, mode, "MR_COMPACTION");
+ *     rc[mode] = r.outcomes[0]!.rc;
+ *     putbackMovablePages(mm, r.failed);
+ *   });
+ * });
+ * env.run();
+ * if (rc.MIGRATE_ASYNC !== "EAGAIN" || rc.MIGRATE_SYNC_LIGHT !== "EAGAIN" || rc.MIGRATE_SYNC !== "MIGRATEPAGE_SUCCESS") {
+ *   throw new Error(JSON.stringify(rc));
+ * }
+ * ```
+ */
 export type MigrateMode = "MIGRATE_ASYNC" | "MIGRATE_SYNC_LIGHT" | "MIGRATE_SYNC";
 
-/** Kernel return codes used by the model (as positive names; the kernel returns -errno). */
+/**
+ * Kernel return codes used by the model (as positive names; the kernel returns -errno).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, type Errno, filemapAddFolio, folioAlloc, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * filemapAddFolio(mm, m, folioAlloc(mm, 0), 3);
+ * const r = filemapAddFolio(mm, m, folioAlloc(mm, 0), 3);
+ * // Errnos are positive names; the kernel's -EEXIST is reported as EBUSY here.
+ * const e: Errno | null = r.ok ? null : r.errno;
+ * if (e !== "EBUSY") throw new Error(`index 3 is taken: ${e}`);
+ * ```
+ */
 export type Errno =
   | "EAGAIN"
   | "EBUSY"
@@ -61,10 +123,49 @@ export type Errno =
   | "EFAULT"
   | "EPERM";
 
-/** A kernel-style result: success with a value, or an errno. */
+/**
+ * A kernel-style result: success with a value, or an errno.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, type KResult, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", maxOrder: 2 });
+ * const misaligned: KResult = filemapAddFolio(mm, m, folioAlloc(mm, 2), 2);
+ * if (misaligned.ok || misaligned.errno !== "EINVAL") throw new Error("an order-2 folio needs an index aligned to 4");
+ * const ok: KResult = filemapAddFolio(mm, m, folioAlloc(mm, 2), 4);
+ * if (!ok.ok) throw new Error(ok.errno);
+ * ```
+ */
 export type KResult<T = void> = { ok: true; value: T } | { ok: false; errno: Errno };
 
-/** Readahead control (`struct readahead_control`), the parts modelled. */
+/**
+ * Readahead control (`struct readahead_control`), the parts modelled.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapRead, folioEndRead, folioTestLocked, folioTestUptodate, iSizeWrite, Mm, type ReadaheadControl } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const batches: { index: number; nrPages: number; lockedNotUptodate: boolean }[] = [];
+ * const m = AddressSpace.create(mm, {
+ *   name: "f",
+ *   aops: {
+ *     // deno-lint-ignore require-yield
+ *     *readahead(mm, rac: ReadaheadControl) {
+ *       const lockedNotUptodate = rac.folios.every((f) => folioTestLocked(mm, f) && !folioTestUptodate(mm, f));
+ *       batches.push({ index: rac.index, nrPages: rac.nrPages, lockedNotUptodate });
+ *       for (const f of rac.folios) folioEndRead(mm, f, true);
+ *     },
+ *   },
+ * });
+ * iSizeWrite(m, 64);
+ * env.spawn("cat", function* () { yield* filemapRead(mm, m, 0, 1); });
+ * env.run();
+ * const b = batches[0];
+ * if (b?.index !== 0 || !(b.nrPages >= 1) || !b.lockedNotUptodate) throw new Error(JSON.stringify(batches));
+ * ```
+ */
 export interface ReadaheadControl {
   /** The mapping. */
   mapping: AddressSpace;
@@ -80,6 +181,37 @@ export interface ReadaheadControl {
  * The filesystem's operations (`struct address_space_operations`). Absent members take the
  * kernel's generic path (e.g. no `migrateFolio` → `fallback_migrate_folio`). Members that may
  * sleep are generator functions (use with `yield*`).
+ *
+ * @example A filesystem whose ->read_folio takes 100 µs
+ * ```ts
+ * import { AddressSpace, type AddressSpaceOperations, Engine, filemapRead, folioEndRead, Mm } from "@mmsim/mmsim";
+ * let reads = 0;
+ * const aops: AddressSpaceOperations = {
+ *   *readFolio(mm, mapping, folio) {
+ *     reads++;
+ *     yield mm.env.sleep(100_000);
+ *     mm.mem.data[folio] = mapping.backing.get(mm.mem.index[folio]!) ?? 0;
+ *     folioEndRead(mm, folio, true);
+ *     return 0;
+ *   },
+ * };
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = AddressSpace.create(mm, { name: "file", aops });
+ * file.backing.set(0, 7);
+ * const tags: number[] = [];
+ * let readsAfterFirst = 0;
+ * env.spawn("cat", function* () {
+ *   for (let i = 0; i < 2; i++) {
+ *     const r = yield* filemapRead(mm, file, 0, 1);
+ *     if (r.ok) tags.push(r.value[0]!);
+ *     if (i === 0) readsAfterFirst = reads;
+ *   }
+ * });
+ * env.run();
+ * if (tags.join() !== "7,7" || readsAfterFirst < 1) throw new Error(`${tags}`);
+ * if (reads !== readsAfterFirst) throw new Error("the second read is served from the page cache");
+ * ```
  */
 export interface AddressSpaceOperations {
   /** ->read_folio: start reading a locked folio; the fs unlocks it (folio_end_read) when done. */
@@ -131,7 +263,21 @@ export interface AddressSpaceOperations {
   abandonFolio?(mm: Mm, mapping: AddressSpace, folio: number, mode: MigrateMode): boolean;
 }
 
-/** Options of an {@link AddressSpace}. */
+/**
+ * Options of an {@link AddressSpace}.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, type AddressSpaceOptions, Engine, filemapAddFolio, folioAlloc, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * // A filesystem with 8 KiB blocks on 4 KiB pages: folios of order 1 at least, 2 at most.
+ * const opts: AddressSpaceOptions = { name: "xfs inode 5", ino: 5, minOrder: 1, maxOrder: 2 };
+ * const m = AddressSpace.create(mm, opts);
+ * if (filemapAddFolio(mm, m, folioAlloc(mm, 0), 0).ok) throw new Error("below mapping_min_folio_order");
+ * if (filemapAddFolio(mm, m, folioAlloc(mm, 3), 8).ok) throw new Error("above the maximum order");
+ * if (!filemapAddFolio(mm, m, folioAlloc(mm, 1), 2).ok || m.nrpages !== 2) throw new Error("order 1 fits");
+ * ```
+ */
 export interface AddressSpaceOptions {
   /** Name for reports ("fuse inode 2"). */
   name: string;
@@ -232,13 +378,38 @@ export class AddressSpace {
   }
 }
 
-/** Tag of a new version of a page's contents (unique per Mm). */
+/**
+ * Tag of a new version of a page's contents (unique per Mm).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, newContentTag } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const v1 = newContentTag(mm), v2 = newContentTag(mm);
+ * m.backing.set(0, v1); // the disk holds version 1…
+ * m.latest.set(0, v2); // …while version 2 was written since: a read of v1 now would be stale
+ * if (v1 === v2 || v1 === 0 || mm.contentTag !== v2) throw new Error("tags are unique and never 0 (zeroes)");
+ * ```
+ */
 export function newContentTag(mm: Mm): number {
   return ++mm.contentTag;
 }
 
 /**
  * filemap_get_entry: the head pfn cached at `index`, or -1.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapGetEntry, folioAlloc, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", maxOrder: 2 });
+ * const f = folioAlloc(mm, 2);
+ * filemapAddFolio(mm, m, f, 4);
+ * // A multi-index entry: every index of the folio finds its head.
+ * for (const i of [4, 5, 6, 7]) if (filemapGetEntry(m, i) !== f) throw new Error(`index ${i}`);
+ * if (filemapGetEntry(m, 8) !== -1 || filemapGetEntry(m, 3) !== -1) throw new Error("holes");
+ * ```
  */
 export function filemapGetEntry(mapping: AddressSpace, index: number): number {
   return mapping.pages.load(index);
@@ -249,6 +420,20 @@ export function filemapGetEntry(mapping: AddressSpace, index: number): number {
  * order), set folio->mapping/index, take one reference per page, add it to the LRU. Returns
  * -EEXIST as `EBUSY` if any index is occupied, `EINVAL` if the order is outside the mapping's
  * range or misaligned.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, Mm, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", maxOrder: 2 });
+ * const f = folioAlloc(mm, 2);
+ * if (!filemapAddFolio(mm, m, f, 4).ok) throw new Error("added");
+ * // folio->mapping/index set, one reference per page, on the LRU.
+ * if (mm.mem.mapping[f] !== m.id || mm.mem.index[f] !== 4 || mm.mem.refcount[f] !== 5) throw new Error("fields");
+ * if (m.nrpages !== 4 || !mm.mem.testFlag(f, PG.lru)) throw new Error("nrpages, LRU");
+ * const r = filemapAddFolio(mm, m, folioAlloc(mm, 0), 6);
+ * if (r.ok || r.errno !== "EBUSY") throw new Error("index 6 belongs to the order-2 folio");
+ * ```
  */
 export function filemapAddFolio(
   mm: Mm,
@@ -283,6 +468,22 @@ export function filemapAddFolio(
  * filemap_remove_folio / __filemap_remove_folio + filemap_free_folio: take a locked folio out
  * of the page cache, clear folio->mapping, drop the page cache's references. The caller still
  * holds its own reference.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapGetEntry, filemapRemoveFolio, folioAlloc, folioMarkDirty, folioPut, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * folioMarkDirty(mm, f);
+ * filemapRemoveFolio(mm, f);
+ * if (filemapGetEntry(m, 0) !== -1 || mm.mem.mapping[f] !== 0 || m.nrpages !== 0) throw new Error("gone from the cache");
+ * if (mm.vmstat.get("nr_dirty") !== 0) throw new Error("a dirty folio removed without writeback is uncounted");
+ * if (mm.mem.refcount[f] !== 1) throw new Error("the caller still holds its own reference");
+ * folioPut(mm, f);
+ * if (mm.zone.nrFreePages !== 64) throw new Error("then it can be freed");
+ * ```
  */
 export function filemapRemoveFolio(mm: Mm, folio: number): void {
   const mem = mm.mem;
@@ -317,6 +518,18 @@ export function filemapRemoveFolio(mm: Mm, folio: number): void {
  * Replace the cache entry of `old` by `folio` (the xarray part of replace_page_cache_folio /
  * folio_migrate_mapping): `folio` takes over mapping and index. Reference counts are the
  * caller's business (migration freezes and moves them; see migrate.ts).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapGetEntry, filemapReplaceEntry, folioAlloc, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const src = folioAlloc(mm, 0), dst = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, src, 9);
+ * filemapReplaceEntry(mm, src, dst); // the xarray step of folio_migrate_mapping
+ * if (filemapGetEntry(m, 9) !== dst || mm.mem.index[dst] !== 9 || mm.mem.mapping[dst] !== m.id) throw new Error("dst took over");
+ * if (mm.mem.mapping[src] !== 0) throw new Error("src left the cache");
+ * ```
  */
 export function filemapReplaceEntry(mm: Mm, old: number, folio: number): void {
   const mem = mm.mem;
