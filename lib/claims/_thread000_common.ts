@@ -7,10 +7,30 @@
 
 import type { ExploreResult, Verdict } from "../sim/explore.ts";
 
-/** How big the runs are: "quick" (tests), "notebook", "full" (`deno task reproduce`). */
+/**
+ * How big the runs are: "quick" (tests), "notebook", "full" (`deno task reproduce`).
+ *
+ * @example
+ * ```ts
+ * import { c03Evidence, type Thread000Size } from "@mmsim/mmsim";
+ * const size: Thread000Size = "quick"; // the size the claims tests use
+ * const ev = c03Evidence({ seed: 1, size });
+ * if (!ev.agrees || ev.data.points.length === 0) throw new Error(ev.detail);
+ * ```
+ */
 export type Thread000Size = "quick" | "notebook" | "full";
 
-/** Options of the evidence functions. */
+/**
+ * Options of the evidence functions.
+ *
+ * @example
+ * ```ts
+ * import { c05Evidence, type Thread000Options } from "@mmsim/mmsim";
+ * const opts: Thread000Options = { seed: 1, size: "quick" };
+ * const ev = c05Evidence(opts);
+ * if (!ev.agrees) throw new Error(ev.detail);
+ * ```
+ */
 export interface Thread000Options {
   /** Seed of every run. */
   seed: number;
@@ -18,7 +38,20 @@ export interface Thread000Options {
   size?: Thread000Size;
 }
 
-/** What a claim of thread 000 rests on. */
+/**
+ * What a claim of thread 000 rests on.
+ *
+ * @example
+ * ```ts
+ * import { type C05Data, c05Evidence, type Thread000Evidence } from "@mmsim/mmsim";
+ * const ev: Thread000Evidence<C05Data> = c05Evidence({ seed: 1, size: "quick" });
+ * // The temp page costs two copies per page in all (folio → temp page → server), /dev/fuse one.
+ * if (ev.figures.tempMemcpyTotalPerPage !== 2 || ev.figures.devMemcpyTotalPerPage !== 1) {
+ *   throw new Error(ev.verdict);
+ * }
+ * if (!ev.agrees || ev.data.variants.length !== 3) throw new Error(ev.detail);
+ * ```
+ */
 export interface Thread000Evidence<P> {
   /** Computed verdict (compare with the claim's `expected`). */
   verdict: string;

@@ -49,7 +49,18 @@ const run = (ev: (o: Thread000Options) => Thread000Evidence<unknown>) => (r: Cla
   return { verdict: e.verdict, figures: e.figures, agrees: e.agrees, detail: e.detail };
 };
 
-/** Thread 000's claims (C0.1–C0.5), registered in lib/claims/all.ts. */
+/**
+ * Thread 000's claims (C0.1–C0.5), registered in lib/claims/all.ts.
+ *
+ * @example
+ * ```ts
+ * import { thread000Claims } from "@mmsim/mmsim";
+ * if (thread000Claims.map((c) => c.id).join() !== "C0.1,C0.2,C0.3,C0.4,C0.5") throw new Error();
+ * const c05 = thread000Claims.find((c) => c.id === "C0.5")!;
+ * const outcome = await c05.run({ seed: 1, quick: true }); // a counting run, milliseconds
+ * if (!outcome.agrees) throw new Error(outcome.verdict);
+ * ```
+ */
 export const claims: Claim[] = [
   {
     id: "C0.1",

@@ -52,17 +52,48 @@ import {
 } from "../mm/writeback.ts";
 import { FuseMount } from "../fs/fuse.ts";
 
-/** The WRITE paths compared by C0.5. */
+/**
+ * The WRITE paths compared by C0.5.
+ *
+ * @example
+ * ```ts
+ * import { type CopyVariant, copyVariantTrial } from "@mmsim/mmsim";
+ * const v: CopyVariant = "/dev/fuse copy";
+ * const r = copyVariantTrial(v, 2);
+ * if (r.allocsPerPage !== 0 || r.memcpyFromFolioPerPage !== 1) throw new Error(JSON.stringify(r));
+ * ```
+ */
 export type CopyVariant = "temp page" | "/dev/fuse copy" | "no temp, writeback until reply";
 
-/** Every variant, in table order. */
+/**
+ * Every variant, in table order.
+ *
+ * @example
+ * ```ts
+ * import { COPY_VARIANTS, copyVariantTrial } from "@mmsim/mmsim";
+ * const copies = COPY_VARIANTS.map((v) => copyVariantTrial(v, 2).memcpyTotalPerPage);
+ * if (copies.join() !== "2,1,1") throw new Error("the temp page copies twice, the others once");
+ * ```
+ */
 export const COPY_VARIANTS: readonly CopyVariant[] = [
   "temp page",
   "/dev/fuse copy",
   "no temp, writeback until reply",
 ];
 
-/** What {@link copyVariantTrial} counted and saw. */
+/**
+ * What {@link copyVariantTrial} counted and saw.
+ *
+ * @example
+ * ```ts
+ * import { copyVariantTrial, type CopyVariantResult } from "@mmsim/mmsim";
+ * const r: CopyVariantResult = copyVariantTrial("temp page", 2);
+ * // After the copy the page-cache folios are free: unlocked, no extra reference, migratable.
+ * if (r.lockedAfterCopy !== 0 || r.extraRefAfterCopy !== 0 || r.migratedAfterCopy !== r.pages) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export interface CopyVariantResult {
   /** The variant. */
   variant: CopyVariant;
@@ -182,7 +213,20 @@ export function copyVariantTrial(variant: CopyVariant, pages = 8): CopyVariantRe
   };
 }
 
-/** One row of Joanne Koong's table (CLAIMS.md C0.5): MiB/s with and without temp pages. */
+/**
+ * One row of Joanne Koong's table (CLAIMS.md C0.5): MiB/s with and without temp pages.
+ *
+ * @example
+ * ```ts
+ * import { type CopyBenchRow, JOANNE_TEMP_PAGE_BENCH } from "@mmsim/mmsim";
+ * const at = (bytes: number): CopyBenchRow =>
+ *   JOANNE_TEMP_PAGE_BENCH.find((r) => r.writeBytes === bytes)!;
+ * // Removing temp pages sped up 4 KiB and 1 MiB writes and slowed 1 KiB writes slightly.
+ * if (!(at(4096).afterMiBs > at(4096).beforeMiBs) || !(at(1024).afterMiBs < at(1024).beforeMiBs)) {
+ *   throw new Error();
+ * }
+ * ```
+ */
 export interface CopyBenchRow {
   /** write(2) size in bytes. */
   writeBytes: number;
@@ -208,7 +252,19 @@ export const JOANNE_TEMP_PAGE_BENCH: readonly CopyBenchRow[] = [
   { writeBytes: 1 << 20, beforeMiBs: 1851, afterMiBs: 2685 },
 ];
 
-/** The fitted cost model of {@link calibrateCopyCost}. */
+/**
+ * The fitted cost model of {@link calibrateCopyCost}.
+ *
+ * @example
+ * ```ts
+ * import { calibrateCopyCost, type CopyCostModel, copyModelMiBs } from "@mmsim/mmsim";
+ * const m: CopyCostModel = calibrateCopyCost();
+ * for (const r of m.rows) {
+ *   if (r.modelMiBs !== copyModelMiBs(m, r.writeBytes, r.variant === "before")) throw new Error();
+ * }
+ * if (m.rows.filter((r) => r.variant === "before").length !== 3) throw new Error("3 write sizes");
+ * ```
+ */
 export interface CopyCostModel {
   /** Per write(2) call (ns). */
   callNs: number;
@@ -224,7 +280,27 @@ export interface CopyCostModel {
   >;
 }
 
-/** Throughput (MiB/s) of the cost model for a write size, with or without temp pages. */
+/**
+ * Throughput (MiB/s) of the cost model for a write size, with or without temp pages.
+ *
+ * @example
+ * ```ts
+ * import { calibrateCopyCost, type CopyCostModel, copyModelMiBs } from "@mmsim/mmsim";
+ * // 1 µs per call and nothing else: 1 MiB per µs is 10^6 MiB/s.
+ * const flat: CopyCostModel = {
+ *   callNs: 1000,
+ *   byteNs: 0,
+ *   tempPageNs: 0,
+ *   partialPageNs: 0,
+ *   rows: [],
+ * };
+ * if (Math.abs(copyModelMiBs(flat, 1 << 20, true) - 1e6) > 1e-6) throw new Error();
+ * const m = calibrateCopyCost();
+ * if (!(copyModelMiBs(m, 1 << 20, true) < copyModelMiBs(m, 1 << 20, false))) {
+ *   throw new Error("temp-page work makes writes slower");
+ * }
+ * ```
+ */
 export function copyModelMiBs(m: CopyCostModel, writeBytes: number, temp: boolean): number {
   const pages = writeBytes / 4096;
   const ns = m.callNs + m.byteNs * writeBytes + (temp ? m.tempPageNs * pages : 0) +

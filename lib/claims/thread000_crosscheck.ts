@@ -22,7 +22,19 @@ import { Mm } from "../mm/mm.ts";
 import { FuseMount } from "../fs/fuse.ts";
 import { FuseReadSide } from "../fs/fuse_read.ts";
 
-/** The model's outcome of the "hung-read-compaction" cross-check experiment. */
+/**
+ * The model's outcome of the "hung-read-compaction" cross-check experiment.
+ *
+ * @example
+ * ```ts
+ * import { type HungReadCompactionPrediction, predictHungReadCompaction } from "@mmsim/mmsim";
+ * const p: HungReadCompactionPrediction = predictHungReadCompaction("6.1");
+ * if (p.hungPageMoved || !p.compactionBlocked) throw new Error("compaction waits on the lock");
+ * if (!p.waits.includes("compact_memory") || !p.waits.includes("FUSE_READ")) {
+ *   throw new Error(p.waits);
+ * }
+ * ```
+ */
 export interface HungReadCompactionPrediction {
   /** Some locked, not-uptodate readahead folio changed frame while its READ hung. */
   hungPageMoved: boolean;

@@ -55,7 +55,31 @@ import {
 
 // ------------------------------------------------------------------ C0.1
 
-/** C0.1's data: the mode table, Plot A, and the hung-server deadlines. */
+/**
+ * C0.1's data: the mode table, Plot A, and the hung-server deadlines.
+ *
+ * @example
+ * ```ts
+ * import { type C01Data, migrateModeRow, pageblockTrial, plotASweep } from "@mmsim/mmsim";
+ * // One entry of each part, for a hung server and MIGRATE_SYNC (c01Evidence builds them all).
+ * const never = { kind: "never" } as const;
+ * const trial = pageblockTrial({ mode: "MIGRATE_SYNC", latency: never, blocks: 2 });
+ * const data: C01Data = {
+ *   modeTable: [migrateModeRow("locked placeholder", "MIGRATE_SYNC", never)],
+ *   plotA: plotASweep({
+ *     p99sNs: [Infinity],
+ *     seeds: [1],
+ *     designs: ["locked placeholder"],
+ *     modes: ["MIGRATE_SYNC"],
+ *     blocks: 2,
+ *   }),
+ *   hung: [{ mode: "MIGRATE_SYNC", deadlineNs: 100e6, freed: trial.freed, blocks: trial.blocks }],
+ * };
+ * if (data.modeTable[0]!.returned || data.hung[0]!.freed !== 0 || data.plotA[0]!.fraction !== 0) {
+ *   throw new Error("a hung READ pins its placeholder and its pageblock");
+ * }
+ * ```
+ */
 export interface C01Data {
   /** One folio, every design × mode, at L = 5 ms and L = ∞. */
   modeTable: MigrateModeRow[];
@@ -164,7 +188,33 @@ export function c01Evidence(o: Thread000Options): Thread000Evidence<C01Data> {
 
 // ------------------------------------------------------------------ C0.2
 
-/** C0.2's data: one exploration per variant. */
+/**
+ * C0.2's data: one exploration per variant.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   ABANDON_VARIANTS,
+ *   abandonRaceWorld,
+ *   abandonVariantLabel,
+ *   type C02Data,
+ *   explore,
+ *   randomSearch,
+ * } from "@mmsim/mmsim";
+ * // c02Evidence explores every variant; here the proposal's first variant, 20 random runs.
+ * const v = ABANDON_VARIANTS[0]!;
+ * const data: C02Data = {
+ *   explorations: {
+ *     [abandonVariantLabel(v)]: explore(abandonRaceWorld(v), {
+ *       search: randomSearch({ executions: 20, seed: 1 }),
+ *       stopOnViolation: false,
+ *     }),
+ *   },
+ * };
+ * const r = data.explorations["unlock, late reply dropped, ASYNC"]!;
+ * if (r.executions !== 20 || r.verdicts["stale read"] !== "Never") throw new Error(r.search);
+ * ```
+ */
 export interface C02Data {
   /** Exploration per variant label. */
   explorations: Record<string, ExploreResult>;
@@ -248,7 +298,18 @@ export function c02Evidence(o: Thread000Options): Thread000Evidence<C02Data> {
 
 // ------------------------------------------------------------------ C0.3
 
-/** C0.3's data: the growth sweep and its fit. */
+/**
+ * C0.3's data: the growth sweep and its fit.
+ *
+ * @example
+ * ```ts
+ * import { type C03Data, c03Evidence } from "@mmsim/mmsim";
+ * const data: C03Data = c03Evidence({ seed: 1, size: "quick" }).data;
+ * const late = data.points.filter((p) => p.design === "late allocation");
+ * if (late.length === 0 || late.some((p) => p.maxLocked !== 0)) throw new Error("tracker: none");
+ * if (!(data.fit.slope > 0) || !(data.fit.r2 <= 1)) throw new Error(JSON.stringify(data.fit));
+ * ```
+ */
 export interface C03Data {
   /** Sweep points. */
   points: GrowthPoint000[];
@@ -305,7 +366,44 @@ export function c03Evidence(o: Thread000Options): Thread000Evidence<C03Data> {
 
 // ------------------------------------------------------------------ C0.4
 
-/** C0.4's data. */
+/**
+ * C0.4's data.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type C04Data,
+ *   explore,
+ *   pipeHoldTrial,
+ *   randomSearch,
+ *   spliceAbortWorld,
+ *   streamingRead,
+ * } from "@mmsim/mmsim";
+ * // The parts of c04Evidence's data, each in a small configuration.
+ * const L = { kind: "fixed", ns: 5e6 } as const, short = 20e6;
+ * const pipe = (splice: boolean) => pipeHoldTrial({ splice, latencyNs: 2e6, holdNs: 10e6 });
+ * const abort = (fix: boolean) =>
+ *   explore(spliceAbortWorld(fix), {
+ *     search: randomSearch({ executions: 10, seed: 1 }),
+ *     stopOnViolation: false,
+ *   });
+ * const data: C04Data = {
+ *   splice: streamingRead({ design: "splice", latency: L, durationNs: short }),
+ *   spliceLate: streamingRead({
+ *     design: "late allocation",
+ *     spliceReply: true,
+ *     latency: L,
+ *     durationNs: short,
+ *   }),
+ *   pipe: { splice: pipe(true), copy: pipe(false) },
+ *   abort: { unfixed: abort(false), fixed: abort(true) },
+ * };
+ * // Every moved page replaced a placeholder locked for at least L.
+ * if (data.splice.movedPages === 0 || data.splice.minPlaceholderLockedNs < 5e6) throw new Error();
+ * if (data.pipe.splice.eagainAfterReplyNs < 10e6) throw new Error("pinned while in the pipe");
+ * if (data.abort.fixed.verdicts.violation !== "Never") throw new Error("the fix closes the race");
+ * ```
+ */
 export interface C04Data {
   /** Streaming read with splice-move replies. */
   splice: StreamResult;
@@ -397,7 +495,17 @@ function streamingReadSpliceLate(L: number, seed: number): StreamResult {
 
 // ------------------------------------------------------------------ C0.5
 
-/** C0.5's data. */
+/**
+ * C0.5's data.
+ *
+ * @example
+ * ```ts
+ * import { type C05Data, c05Evidence, COPY_VARIANTS } from "@mmsim/mmsim";
+ * const data: C05Data = c05Evidence({ seed: 1, size: "quick" }).data;
+ * if (data.variants.map((v) => v.variant).join() !== COPY_VARIANTS.join()) throw new Error();
+ * if (data.model.rows.length !== 6) throw new Error("3 write sizes × before/after");
+ * ```
+ */
 export interface C05Data {
   /** Counts per variant. */
   variants: CopyVariantResult[];

@@ -36,7 +36,17 @@ import { mappingDefaultRa } from "../mm/readahead.ts";
 import { type FuseInode, FuseMount } from "../fs/fuse.ts";
 import { FuseReadSide } from "../fs/fuse_read.ts";
 
-/** A variant of the abandonment exploration. */
+/**
+ * A variant of the abandonment exploration.
+ *
+ * @example
+ * ```ts
+ * import { abandonRaceWorld, type AbandonVariant, explore, randomSearch } from "@mmsim/mmsim";
+ * const v: AbandonVariant = { abandon: "remove", lateReply: "drop", mode: "MIGRATE_ASYNC" };
+ * const r = explore(abandonRaceWorld(v), { search: randomSearch({ executions: 20, seed: 1 }) });
+ * if (r.verdicts["stale read"] !== "Never") throw new Error(r.counterexample?.why);
+ * ```
+ */
 export interface AbandonVariant {
   /** How the hook abandons: unlock the folio, or remove it from the page cache. */
   abandon: "unlock" | "remove";
@@ -48,7 +58,21 @@ export interface AbandonVariant {
   failRetry?: boolean;
 }
 
-/** Label of a variant: "unlock, drop, MIGRATE_ASYNC". */
+/**
+ * Label of a variant, e.g. "unlock, late reply dropped, ASYNC".
+ *
+ * @example
+ * ```ts
+ * import { abandonVariantLabel } from "@mmsim/mmsim";
+ * const label = abandonVariantLabel({
+ *   abandon: "remove",
+ *   lateReply: "copy",
+ *   mode: "MIGRATE_SYNC",
+ *   failRetry: true,
+ * });
+ * if (label !== "remove, late reply copied, retry fails, SYNC") throw new Error(label);
+ * ```
+ */
 export function abandonVariantLabel(v: AbandonVariant): string {
   return `${v.abandon}, ${v.lateReply === "drop" ? "late reply dropped" : "late reply copied"}` +
     `${v.failRetry ? ", retry fails" : ""}, ${v.mode.replace("MIGRATE_", "")}`;
@@ -57,6 +81,15 @@ export function abandonVariantLabel(v: AbandonVariant): string {
 /**
  * The variants explored for C0.2: {unlock, remove} × {drop, copy}, and the dropped variants
  * with a server that fails the retried read; ASYNC migration.
+ *
+ * @example
+ * ```ts
+ * import { ABANDON_VARIANTS, abandonVariantLabel } from "@mmsim/mmsim";
+ * const labels = new Set(ABANDON_VARIANTS.map(abandonVariantLabel));
+ * if (labels.size !== 6) throw new Error("labels tell the variants apart");
+ * const controls = ABANDON_VARIANTS.filter((v) => v.lateReply === "copy");
+ * if (controls.length !== 2) throw new Error("unlock and remove, each with the reply copied");
+ * ```
  */
 export const ABANDON_VARIANTS: readonly AbandonVariant[] = [
   { abandon: "unlock", lateReply: "drop", mode: "MIGRATE_ASYNC" },

@@ -39,7 +39,20 @@ import { type FuseInode, FuseMount } from "../fs/fuse.ts";
 import { FuseReadSide } from "../fs/fuse_read.ts";
 import { fusePerformWrite, fuseSpliceReadInstall, pipeStats } from "../fs/fuse_splice.ts";
 
-/** The designs of Plot B. */
+/**
+ * The designs of Plot B.
+ *
+ * @example
+ * ```ts
+ * import { type StreamDesign, streamingRead } from "@mmsim/mmsim";
+ * const maxLocked = (design: StreamDesign) =>
+ *   streamingRead({ design, durationNs: 20e6 }).maxLocked;
+ * // Placeholders (also splice's) stay locked while their READ is out; late allocation has none.
+ * if (maxLocked("late allocation") !== 0) throw new Error("late allocation");
+ * if (maxLocked("locked placeholder") === 0) throw new Error("placeholders");
+ * if (maxLocked("splice") === 0) throw new Error("splice-move replaces a locked placeholder");
+ * ```
+ */
 export type StreamDesign = "locked placeholder" | "late allocation" | "splice";
 
 /**
@@ -71,7 +84,23 @@ export interface StreamConfig {
   spliceReply: boolean;
 }
 
-/** Input of {@link StreamConfig}: every field optional. */
+/**
+ * Input of {@link StreamConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { type StreamConfigInput, streamingRead } from "@mmsim/mmsim";
+ * const input: StreamConfigInput = {
+ *   design: "locked placeholder",
+ *   latency: { kind: "fixed", ns: 2e6 },
+ *   streams: 2,
+ *   durationNs: 20e6,
+ * };
+ * const r = streamingRead(input);
+ * if (r.config.ratePagesPerSec !== 1000 || r.config.streams !== 2) throw new Error("defaults");
+ * if (r.pagesRead === 0 || r.staleReads !== 0 || r.readErrors !== 0) throw new Error();
+ * ```
+ */
 export type StreamConfigInput = Partial<StreamConfig>;
 
 const streamSchema = z.object({
@@ -91,7 +120,19 @@ export const StreamConfig: ConfigSchema<StreamConfig, StreamConfigInput> = defin
   streamSchema as unknown as z.ZodType<StreamConfig, StreamConfigInput>,
 );
 
-/** One sample of {@link streamingRead}. */
+/**
+ * One sample of {@link streamingRead}.
+ *
+ * @example
+ * ```ts
+ * import { type StreamSample, streamingRead } from "@mmsim/mmsim";
+ * const r = streamingRead({ design: "late allocation", durationNs: 20e6 });
+ * const samples: StreamSample[] = r.samples;
+ * if (samples[0]!.tNs !== 0 || samples[1]!.tNs !== 1e6) throw new Error("every sampleNs (1 ms)");
+ * if (samples.some((s) => s.lockedReadFolios !== 0)) throw new Error("no locked folio");
+ * if (!samples.some((s) => s.underConstruction > 0)) throw new Error("pages under construction");
+ * ```
+ */
 export interface StreamSample {
   /** Time (ns). */
   tNs: number;
@@ -105,7 +146,21 @@ export interface StreamSample {
   pipeFrames: number;
 }
 
-/** What {@link streamingRead} measured. */
+/**
+ * What {@link streamingRead} measured.
+ *
+ * @example
+ * ```ts
+ * import { type StreamResult, streamingRead } from "@mmsim/mmsim";
+ * const L = 5e6; // the default: a fixed 5 ms per READ
+ * const r: StreamResult = streamingRead({ design: "locked placeholder", durationNs: 20e6 });
+ * // Each locked placeholder belongs to an outstanding readahead READ, and stays locked ≥ L.
+ * if (r.maxLockedMinusOutstanding !== 0 || r.minPlaceholderLockedNs < L) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * if (r.staleReads !== 0 || r.violations !== 0 || !(r.meanLocked > 0)) throw new Error();
+ * ```
+ */
 export interface StreamResult {
   /** The configuration. */
   config: StreamConfig;
@@ -242,7 +297,22 @@ export function streamingRead(config: StreamConfigInput = {}): StreamResult {
   };
 }
 
-/** One point of the C0.3 growth sweep. */
+/**
+ * One point of the C0.3 growth sweep.
+ *
+ * @example
+ * ```ts
+ * import { type GrowthPoint000, lockedGrowthSweep } from "@mmsim/mmsim";
+ * const pts: GrowthPoint000[] = lockedGrowthSweep({
+ *   latenciesNs: [2e6],
+ *   streams: [1],
+ *   durationNs: 20e6,
+ * });
+ * const ph = pts.find((p) => p.design === "locked placeholder")!;
+ * if (ph.lTimesRate !== (ph.latencyNs / 1e9) * ph.pagesPerSec) throw new Error("L × rate");
+ * if (ph.maxLockedMinusOutstanding !== 0 || !(ph.meanLocked > 0)) throw new Error();
+ * ```
+ */
 export interface GrowthPoint000 {
   /** Read design. */
   design: StreamDesign;
@@ -338,7 +408,22 @@ export function fitThroughOrigin(
   return { slope, r2: tot > 0 ? 1 - res / tot : 1 };
 }
 
-/** One migration attempt of {@link pipeHoldTrial}. */
+/**
+ * One migration attempt of {@link pipeHoldTrial}.
+ *
+ * @example
+ * ```ts
+ * import { type PipeHoldAttempt, pipeHoldTrial } from "@mmsim/mmsim";
+ * const r = pipeHoldTrial({ splice: true, latencyNs: 2e6, holdNs: 10e6 });
+ * const afterReply: PipeHoldAttempt[] = r.attempts.filter((a) => a.replied);
+ * const failed = afterReply.filter((a) => a.rc === "EAGAIN");
+ * // Replied, unlocked, clean and not under writeback: only the pipe's reference is left.
+ * if (failed.length === 0 || failed.some((a) => a.locked || a.dirty || a.writeback)) {
+ *   throw new Error(JSON.stringify(failed));
+ * }
+ * if (failed.some((a) => a.extraRefs !== 1)) throw new Error(JSON.stringify(failed));
+ * ```
+ */
 export interface PipeHoldAttempt {
   /** Time of the attempt (ns). */
   tNs: number;
@@ -356,7 +441,19 @@ export interface PipeHoldAttempt {
   replied: boolean;
 }
 
-/** What {@link pipeHoldTrial} measured. */
+/**
+ * What {@link pipeHoldTrial} measured.
+ *
+ * @example
+ * ```ts
+ * import { type PipeHoldResult, pipeHoldTrial } from "@mmsim/mmsim";
+ * const splice: PipeHoldResult = pipeHoldTrial({ splice: true, latencyNs: 2e6, holdNs: 10e6 });
+ * const copy: PipeHoldResult = pipeHoldTrial({ splice: false, latencyNs: 2e6, holdNs: 10e6 });
+ * if (splice.maxPipeBufs !== 1 || copy.maxPipeBufs !== 0) throw new Error("splice read pins");
+ * if (splice.eagainAfterReplyNs < splice.holdNs) throw new Error("pinned for the hold time");
+ * if (copy.eagainAfterReplyNs >= 2e6) throw new Error("read(2): migratable after the reply");
+ * ```
+ */
 export interface PipeHoldResult {
   /** The server read the WRITE with splice. */
   splice: boolean;

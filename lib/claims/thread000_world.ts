@@ -53,10 +53,35 @@ import { FuseMount } from "../fs/fuse.ts";
 import type { FuseInode } from "../fs/fuse.ts";
 import { FuseReadSide } from "../fs/fuse_read.ts";
 
-/** The read designs of Plot A. */
+/**
+ * The read designs of Plot A.
+ *
+ * @example
+ * ```ts
+ * import { pageblockTrial, type ReadDesign } from "@mmsim/mmsim";
+ * // A hung server: the abandon hook frees the pageblocks, the locked placeholder never does.
+ * const never = { kind: "never" } as const;
+ * const freed = (design: ReadDesign) =>
+ *   pageblockTrial({ design, mode: "MIGRATE_SYNC", latency: never, blocks: 1 }).fraction;
+ * if (freed("abandon hook") !== 1 || freed("locked placeholder") !== 0) throw new Error();
+ * ```
+ */
 export type ReadDesign = "locked placeholder" | "abandon hook" | "late allocation" | "splice";
 
-/** Every read design, in plot order. */
+/**
+ * Every read design, in plot order.
+ *
+ * @example
+ * ```ts
+ * import { pageblockTrial, READ_DESIGNS } from "@mmsim/mmsim";
+ * const never = { kind: "never" } as const;
+ * const hung = READ_DESIGNS.map((design) =>
+ *   pageblockTrial({ design, mode: "MIGRATE_SYNC", latency: never, blocks: 1 }).fraction
+ * );
+ * // locked placeholder, abandon hook, late allocation, splice (a placeholder too)
+ * if (hung.join() !== "0,1,1,0") throw new Error(hung.join());
+ * ```
+ */
 export const READ_DESIGNS: readonly ReadDesign[] = [
   "locked placeholder",
   "abandon hook",
@@ -64,7 +89,18 @@ export const READ_DESIGNS: readonly ReadDesign[] = [
   "splice",
 ];
 
-/** Every migration mode, in Plot A order. */
+/**
+ * Every migration mode, in Plot A order.
+ *
+ * @example
+ * ```ts
+ * import { migrateModeRow, PLOT_A_MODES } from "@mmsim/mmsim";
+ * const L = { kind: "fixed", ns: 5e6 } as const;
+ * const rcs = PLOT_A_MODES.map((mode) => migrateModeRow("locked placeholder", mode, L).rc);
+ * // ASYNC and SYNC_LIGHT give up on the locked folio; SYNC waits for the reply.
+ * if (rcs.join() !== "EAGAIN,EAGAIN,MIGRATEPAGE_SUCCESS") throw new Error(rcs.join());
+ * ```
+ */
 export const PLOT_A_MODES: readonly MigrateMode[] = [
   "MIGRATE_ASYNC",
   "MIGRATE_SYNC_LIGHT",
@@ -102,7 +138,26 @@ export interface PageblockTrialConfig {
   seed: number;
 }
 
-/** Input of {@link PageblockTrialConfig}: every field optional. */
+/**
+ * Input of {@link PageblockTrialConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   PageblockTrialConfig,
+ *   type PageblockTrialConfigInput,
+ *   pageblockTrial,
+ * } from "@mmsim/mmsim";
+ * const input: PageblockTrialConfigInput = {
+ *   design: "late allocation",
+ *   latency: { kind: "never" },
+ *   blocks: 2,
+ *   deadlineNs: 50e6,
+ * };
+ * if (PageblockTrialConfig.parse(input).pageblockOrder !== 6) throw new Error("default 64 pages");
+ * if (pageblockTrial(input).fraction !== 1) throw new Error("no folio waits for the server");
+ * ```
+ */
 export type PageblockTrialConfigInput = Partial<PageblockTrialConfig>;
 
 const trialSchema = z.object({
@@ -128,7 +183,24 @@ export const PageblockTrialConfig: ConfigSchema<PageblockTrialConfig, PageblockT
     trialSchema as unknown as z.ZodType<PageblockTrialConfig, PageblockTrialConfigInput>,
   );
 
-/** What {@link pageblockTrial} measured. */
+/**
+ * What {@link pageblockTrial} measured.
+ *
+ * @example
+ * ```ts
+ * import { pageblockTrial, type PageblockTrialResult } from "@mmsim/mmsim";
+ * const r: PageblockTrialResult = pageblockTrial({
+ *   design: "locked placeholder",
+ *   mode: "MIGRATE_SYNC",
+ *   latency: { kind: "never" },
+ *   blocks: 2,
+ * });
+ * // Both drivers sleep on a locked placeholder until the deadline; nothing is freed.
+ * if (r.freed !== 0 || r.freedAtNs.join() !== "-1,-1" || r.driversBlocked !== 2) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export interface PageblockTrialResult {
   /** Target pageblocks. */
   blocks: number;
@@ -312,7 +384,23 @@ export function pageblockTrial(config: PageblockTrialConfigInput = {}): Pagebloc
   };
 }
 
-/** One point of Plot A. */
+/**
+ * One point of Plot A.
+ *
+ * @example
+ * ```ts
+ * import { type PlotAPoint, plotASweep } from "@mmsim/mmsim";
+ * const [p]: PlotAPoint[] = plotASweep({
+ *   p99sNs: [2e6],
+ *   seeds: [1, 2],
+ *   designs: ["late allocation"],
+ *   modes: ["MIGRATE_ASYNC"],
+ *   blocks: 2,
+ * });
+ * if (p?.design !== "late allocation" || p.p99Ns !== 2e6 || p.blocks !== 4) throw new Error();
+ * if (p.fraction < 0 || p.fraction > 1) throw new Error("a fraction of the 4 pageblocks");
+ * ```
+ */
 export interface PlotAPoint {
   /** Read design. */
   design: ReadDesign;
@@ -326,7 +414,24 @@ export interface PlotAPoint {
   blocks: number;
 }
 
-/** Options of {@link plotASweep}. */
+/**
+ * Options of {@link plotASweep}.
+ *
+ * @example
+ * ```ts
+ * import { plotASweep, type PlotASweepOptions } from "@mmsim/mmsim";
+ * const opts: PlotASweepOptions = {
+ *   p99sNs: [1e6, 10e6, Infinity],
+ *   seeds: [1],
+ *   designs: ["abandon hook"],
+ *   modes: ["MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC"],
+ *   deadlineNs: 50e6,
+ *   blocks: 1,
+ * };
+ * const pts = plotASweep(opts);
+ * if (pts.length !== 2 * 3) throw new Error("one point per mode × p99");
+ * ```
+ */
 export interface PlotASweepOptions {
   /** Latency p99 values (ns); Infinity = a hung server. */
   p99sNs: readonly number[];
@@ -342,7 +447,17 @@ export interface PlotASweepOptions {
   blocks?: number;
 }
 
-/** The latency of a p99: lognormal with median p99/4, or `never` for Infinity. */
+/**
+ * The latency of a p99: lognormal with median p99/4, or `never` for Infinity.
+ *
+ * @example
+ * ```ts
+ * import { latencyOfP99 } from "@mmsim/mmsim";
+ * const l = latencyOfP99(8e6);
+ * if (l.kind !== "lognormal" || l.medianNs !== 2e6 || l.p99Ns !== 8e6) throw new Error("p99/4");
+ * if (latencyOfP99(Infinity).kind !== "never") throw new Error("a hung server");
+ * ```
+ */
 export function latencyOfP99(p99Ns: number): Latency {
   return Number.isFinite(p99Ns)
     ? { kind: "lognormal", medianNs: p99Ns / 4, p99Ns }
@@ -385,7 +500,19 @@ export function plotASweep(o: PlotASweepOptions): PlotAPoint[] {
   return out;
 }
 
-/** One row of the C0.1 mode table. */
+/**
+ * One row of the C0.1 mode table.
+ *
+ * @example
+ * ```ts
+ * import { migrateModeRow, type MigrateModeRow } from "@mmsim/mmsim";
+ * const row: MigrateModeRow = migrateModeRow("locked placeholder", "MIGRATE_SYNC", {
+ *   kind: "never",
+ * });
+ * if (row.returned || row.rc !== "never returned" || row.timeNs !== -1) throw new Error(row.rc);
+ * if (!row.waits.includes("FUSE_READ") || row.latency !== "∞") throw new Error(row.waits);
+ * ```
+ */
 export interface MigrateModeRow {
   /** Read design. */
   design: ReadDesign;
