@@ -38,7 +38,6 @@ import type { Mm } from "./mm.ts";
  * const env = new Engine();
  * const mm = new Mm(env, { memory: { nrFrames: 64 } });
  * const seen: WritebackControl[] = [];
- * // deno-lint-ignore require-yield
  * const m = AddressSpace.create(mm, { name: "f", aops: { *writepages(_mm, _m, wbc) { seen.push({ ...wbc }); return 0; } } });
  * const f = folioAlloc(mm, 0);
  * filemapAddFolio(mm, m, f, 0);
@@ -151,7 +150,6 @@ export type KResult<T = void> = { ok: true; value: T } | { ok: false; errno: Err
  * const m = AddressSpace.create(mm, {
  *   name: "f",
  *   aops: {
- *     // deno-lint-ignore require-yield
  *     *readahead(mm, rac: ReadaheadControl) {
  *       const lockedNotUptodate = rac.folios.every((f) => folioTestLocked(mm, f) && !folioTestUptodate(mm, f));
  *       batches.push({ index: rac.index, nrPages: rac.nrPages, lockedNotUptodate });

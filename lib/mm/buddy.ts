@@ -37,7 +37,24 @@ import type { ConfigSchema } from "../config.ts";
 import { defineConfig, type Same } from "../_config.ts";
 import { MIGRATE, MIGRATE_TYPES, NIL, PG, type PhysMem } from "./memory.ts";
 
-/** MIGRATE_PCPTYPES: the migratetypes an allocation can ask for and fall back between. */
+/**
+ * MIGRATE_PCPTYPES: the migratetypes an allocation can ask for and fall back between.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, MIGRATE_PCPTYPES, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 1024 }));
+ * // Requests are UNMOVABLE, MOVABLE or RECLAIMABLE; CMA and ISOLATE are never asked for.
+ * if (zone.allocPages(0, MIGRATE_PCPTYPES - 1) < 0) throw new Error("RECLAIMABLE is a request type");
+ * let threw = false;
+ * try {
+ *   zone.allocPages(0, MIGRATE.CMA);
+ * } catch {
+ *   threw = true;
+ * }
+ * if (!threw) throw new Error("a MIGRATE_CMA request is a model bug");
+ * ```
+ */
 export const MIGRATE_PCPTYPES = 3;
 
 /**
@@ -175,7 +192,18 @@ export interface ZoneConfig {
   populate: boolean;
 }
 
-/** Input of {@link ZoneConfig}: every field optional. */
+/**
+ * Input of {@link ZoneConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { PhysMem, Zone, type ZoneConfigInput } from "@mmsim/mmsim";
+ * const input: ZoneConfigInput = { minFreeKbytes: 1024, cma: [{ startPfn: 512, endPfn: 1024 }] };
+ * const zone = new Zone(new PhysMem({ nrFrames: 1024, pageblockOrder: 9 }), input);
+ * // vm.min_free_kbytes = 1024 → 256 pages of 4 KiB; half the zone is CMA.
+ * if (zone.wmarkMin !== 256 || zone.nrFreeCmaPages !== 512) throw new Error(`${zone.wmarkMin} ${zone.nrFreeCmaPages}`);
+ * ```
+ */
 export type ZoneConfigInput = Partial<ZoneConfig>;
 
 const zoneSchema = z.object({

@@ -16,7 +16,19 @@ import { migratetypeIsMergeable, type Zone } from "./buddy.ts";
 
 const BUDDY = 1 << PG.buddy;
 
-/** One broken buddy invariant: the rule's name, the frame, and a readable message. */
+/**
+ * One broken buddy invariant: the rule's name, the frame, and a readable message.
+ *
+ * @example
+ * ```ts
+ * import { type BuddyViolation, checkBuddy, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 1024 }));
+ * if (checkBuddy(zone).length !== 0) throw new Error("a fresh zone is consistent");
+ * zone.nrFreePages -= 1; // NR_FREE_PAGES no longer matches the lists
+ * const v: BuddyViolation[] = checkBuddy(zone);
+ * if (v[0]?.rule !== "list-count" || !v[0].message.startsWith("list-count")) throw new Error(JSON.stringify(v));
+ * ```
+ */
 export interface BuddyViolation {
   /** Short rule name, e.g. `"list-order"`, `"overlap"`, `"unmerged-buddies"`. */
   rule: string;

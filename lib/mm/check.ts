@@ -52,7 +52,28 @@ import { NIL, PG } from "./memory.ts";
 import type { MappingLike, Mm } from "./mm.ts";
 import { mmapState, PTE } from "./mmap.ts";
 
-/** Options of {@link installMmChecker}. */
+/**
+ * Options of {@link installMmChecker}.
+ *
+ * @example Dirty but not uptodate is allowed only where a filesystem does it on purpose
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, Mm, MmChecker, type MmCheckerOptions, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 256 } });
+ * const netfs = AddressSpace.create(mm, { name: "netfs" }); // streaming writes
+ * const ext4 = AddressSpace.create(mm, { name: "ext4" });
+ * const opts: MmCheckerOptions = { allowDirtyNotUptodate: [netfs] };
+ * const checker = new MmChecker(mm, opts);
+ * for (const m of [netfs, ext4]) {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, 0);
+ *   mm.mem.setFlag(f, PG.dirty); // dirty, never read: !uptodate
+ * }
+ * const v = checker.checkNow();
+ * if (v.length !== 1 || v[0]!.rule !== "dirty-not-uptodate" || mm.mem.mapping[v[0]!.pfn] !== ext4.id) {
+ *   throw new Error(JSON.stringify(v));
+ * }
+ * ```
+ */
 export interface MmCheckerOptions {
   /**
    * Mappings (ids or objects) allowed to hold dirty && !uptodate folios: netfs streaming
@@ -70,7 +91,22 @@ export interface MmCheckerOptions {
   maxViolations?: number;
 }
 
-/** A violation found by {@link MmChecker.check}: the rule, the frame and the message. */
+/**
+ * A violation found by {@link MmChecker.check}: the rule, the frame and the message.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, Mm, MmChecker, type MmViolation } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 3);
+ * const checker = new MmChecker(mm);
+ * mm.mem.index[f] = 4; // folio->index no longer matches the xarray
+ * const v: MmViolation[] = checker.checkNow();
+ * if (v[0]?.rule !== "mapping" || v[0].pfn !== f) throw new Error(JSON.stringify(v));
+ * ```
+ */
 export interface MmViolation {
   /** Rule name (see the module doc). */
   rule: string;

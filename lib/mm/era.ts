@@ -147,7 +147,19 @@ export const KernelEra: ConfigSchema<KernelEra, KernelEra> = defineConfig(
   kernelEraSchema,
 );
 
-/** Schema of era overrides (any subset of the switches). */
+/**
+ * Schema of era overrides (any subset of the switches).
+ *
+ * @example
+ * ```ts
+ * import { Engine, KernelEraOverrides, Mm } from "@mmsim/mmsim";
+ * const era = KernelEraOverrides.parse({ fallbackMigrateRefusesDirty: false });
+ * // v6.16, but with the pre-2025 fallback_migrate_folio that writes dirty folios out.
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 }, version: "6.16", era });
+ * if (mm.era.fallbackMigrateRefusesDirty || !mm.era.endWritebackTakesRef) throw new Error("override only that switch");
+ * if (KernelEraOverrides.safeParse({ waitWritebackLoops: "yes" }).success) throw new Error("switches are booleans");
+ * ```
+ */
 export const KernelEraOverrides: ConfigSchema<Partial<KernelEra>, Partial<KernelEra>> =
   defineConfig(
     "KernelEraOverrides",

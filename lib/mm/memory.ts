@@ -63,7 +63,20 @@ export const PG = {
   device: 25,
 } as const;
 
-/** A page flag name, e.g. `"locked"`, `"writeback"`, `"private_2"`. */
+/**
+ * A page flag name, e.g. `"locked"`, `"writeback"`, `"private_2"`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, folioAlloc, Mm, type PageFlag, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * mm.mem.setFlag(f, PG.reclaim);
+ * const set = (Object.keys(PG) as PageFlag[]).filter((name) => mm.mem.testFlag(f, PG[name]));
+ * // One bit, two names: PG_readahead = PG_reclaim.
+ * if (set.join() !== "reclaim,readahead") throw new Error(set.join());
+ * ```
+ */
 export type PageFlag = keyof typeof PG;
 
 /**
@@ -84,10 +97,32 @@ export const MIGRATE = {
   ISOLATE: 5,
 } as const;
 
-/** A migratetype name. */
+/**
+ * A migratetype name.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, type MigrateType, PhysMem } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 1024 });
+ * const name = (mt: number) => (Object.keys(MIGRATE) as MigrateType[]).find((k) => MIGRATE[k] === mt);
+ * // Memory starts in MOVABLE pageblocks (as at boot).
+ * if (name(mem.pageblockMigratetype[0]!) !== "MOVABLE") throw new Error(name(mem.pageblockMigratetype[0]!));
+ * ```
+ */
 export type MigrateType = keyof typeof MIGRATE;
 
-/** Number of migratetypes the free lists are split by (MIGRATE_TYPES). */
+/**
+ * Number of migratetypes the free lists are split by (MIGRATE_TYPES).
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, MIGRATE_TYPES, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 1024 }));
+ * // The free lists are split by order × migratetype; MIGRATE_ISOLATE is the last type.
+ * if (zone.nrFreeType.length !== (zone.maxOrder + 1) * MIGRATE_TYPES) throw new Error("free_area[order].free_list[mt]");
+ * if (MIGRATE.ISOLATE !== MIGRATE_TYPES - 1) throw new Error("enum migratetype");
+ * ```
+ */
 export const MIGRATE_TYPES = 6;
 
 /**
@@ -114,7 +149,18 @@ export interface PhysMemConfig {
   pageblockOrder?: number;
 }
 
-/** Input of {@link PhysMemConfig}: every field optional. */
+/**
+ * Input of {@link PhysMemConfig}: every field optional.
+ *
+ * @example 64 KiB pages: the PMD order and pageblock order are 13 (512 MiB)
+ * ```ts
+ * import { PhysMem, type PhysMemConfigInput } from "@mmsim/mmsim";
+ * const input: PhysMemConfigInput = { nrFrames: 16384, pageSizeBytes: 65536 }; // 1 GiB
+ * const mem = new PhysMem(input);
+ * if (mem.pageblockOrder !== 13 || mem.maxOrder !== 13) throw new Error(`${mem.pageblockOrder}`);
+ * if (mem.nrPageblocks !== 2) throw new Error("two 512 MiB pageblocks");
+ * ```
+ */
 export type PhysMemConfigInput = Partial<PhysMemConfig>;
 
 const physMemSchema = z.object({
@@ -147,9 +193,34 @@ export function pmdOrder(pageSizeBytes: number): number {
   return Math.log2(pageSizeBytes / 8);
 }
 
-/** Value of `mapping[pfn]` for a frame with no mapping. */
+/**
+ * Value of `mapping[pfn]` for a frame with no mapping.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapRemoveFolio, folioAlloc, Mm, NO_MAPPING } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * if (mm.mem.mapping[f] !== NO_MAPPING || mm.mappings[NO_MAPPING] !== undefined) throw new Error("no mapping");
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "f" }), f, 0);
+ * filemapRemoveFolio(mm, f); // truncation clears folio->mapping
+ * if (mm.mem.mapping[f] !== NO_MAPPING) throw new Error("cleared");
+ * ```
+ */
 export const NO_MAPPING: number = 0;
-/** Value of `next`/`prev`/`head` meaning "none". */
+/**
+ * Value of `next`/`prev`/`head` meaning "none".
+ *
+ * @example
+ * ```ts
+ * import { Engine, folioAlloc, Mm, NIL } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * // An order-0 folio has no head pointer and is on no list while allocated and off the LRU.
+ * if (mm.mem.head[f] !== NIL || mm.mem.next[f] !== NIL) throw new Error("NIL links");
+ * if (folioAlloc(mm, 7) !== NIL) throw new Error("no order-7 block in 64 frames: NIL");
+ * ```
+ */
 export const NIL: number = -1;
 
 /**

@@ -54,7 +54,19 @@ export interface MmConfig {
   waitTableBits: number;
 }
 
-/** Input of {@link MmConfig}: every field optional. */
+/**
+ * Input of {@link MmConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, type MmConfigInput } from "@mmsim/mmsim";
+ * // A v5.9 kernel, asked "what if folio_wait_writeback already looped?"
+ * const input: MmConfigInput = { memory: { nrFrames: 512 }, version: "5.9", era: { waitWritebackLoops: true } };
+ * const mm = new Mm(new Engine(), input);
+ * if (mm.era.endWritebackTakesRef || !mm.era.waitWritebackLoops) throw new Error("era");
+ * if (mm.zone.managedPages !== 512) throw new Error("one zone over all frames");
+ * ```
+ */
 export interface MmConfigInput {
   /** Physical memory. */
   memory?: PhysMemConfigInput;
@@ -85,7 +97,21 @@ export const MmConfig: ConfigSchema<MmConfig, MmConfigInput> = defineConfig(
   mmSchema as unknown as z.ZodType<MmConfig, MmConfigInput>,
 );
 
-/** A folio reference that can tell when its frame was freed and reused: pfn + generation. */
+/**
+ * A folio reference that can tell when its frame was freed and reused: pfn + generation.
+ *
+ * @example A holder that outlives the folio is caught, like KASAN would
+ * ```ts
+ * import { Engine, folioAlloc, type FolioRef, folioPut, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * const ref: FolioRef = mm.ref(f); // e.g. held by a pending I/O request
+ * folioPut(mm, f); // freed while the request still points at it
+ * if (mm.checkLive(ref, "end_io")) throw new Error("stale");
+ * if (env.violations[0]?.name !== "use-after-free") throw new Error("reported");
+ * ```
+ */
 export interface FolioRef {
   /** Head pfn. */
   readonly pfn: number;
@@ -93,7 +119,19 @@ export interface FolioRef {
   readonly gen: number;
 }
 
-/** An address space as the Mm registry sees it (the full type is in filemap.ts). */
+/**
+ * An address space as the Mm registry sees it (the full type is in filemap.ts).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, Mm, type MappingLike } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * // An anon_vma-like owner registers without `kind`; an address space is a "file" mapping.
+ * const anon: MappingLike = mm.registerMapping((id) => ({ id, name: `anon_vma ${id}` }));
+ * const file: MappingLike = AddressSpace.create(mm, { name: "file" });
+ * if (mm.isFileMapping(anon.id) || !mm.isFileMapping(file.id)) throw new Error("PAGE_MAPPING_ANON");
+ * ```
+ */
 export interface MappingLike {
   /** Mapping id (index in `mm.mappings`), never 0. */
   readonly id: number;
@@ -245,7 +283,17 @@ export class Mm {
 const BIT_NAMES = new Map<number, string>();
 for (const [k, v] of Object.entries(PG)) if (!BIT_NAMES.has(v)) BIT_NAMES.set(v, k);
 
-/** The kernel name of a PG bit number (`reclaim` for the shared readahead/reclaim bit). */
+/**
+ * The kernel name of a PG bit number (`reclaim` for the shared readahead/reclaim bit).
+ *
+ * @example
+ * ```ts
+ * import { bitName, PG } from "@mmsim/mmsim";
+ * if (bitName(PG.private_2) !== "private_2") throw new Error("PG_private_2");
+ * if (bitName(PG.readahead) !== "reclaim") throw new Error("the shared bit is named PG_reclaim");
+ * if (bitName(30) !== "bit30") throw new Error("unnamed bits");
+ * ```
+ */
 export function bitName(bit: number): string {
   return BIT_NAMES.get(bit) ?? `bit${bit}`;
 }

@@ -169,7 +169,27 @@ export interface PageAllocConfig {
   nofailRetryDelayNs: number;
 }
 
-/** Input of {@link PageAllocConfig}: every field optional. */
+/**
+ * Input of {@link PageAllocConfig}: every field optional.
+ *
+ * @example MAX_RECLAIM_RETRIES bounds the rounds of reclaim without progress
+ * ```ts
+ * import { AddressSpace, allocPagesGfp, Engine, filemapAddFolio, folioAlloc, GFP_KERNEL, MIGRATE, Mm, type PageAllocConfigInput, setPageAllocConfig, setPageAllocHooks } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * const file = AddressSpace.create(mm, { name: "file" });
+ * for (let i = 0; i < 200; i++) filemapAddFolio(mm, file, folioAlloc(mm, 0), i); // reclaimable
+ * while (mm.zone.allocPages(0, MIGRATE.UNMOVABLE) >= 0);
+ * let reclaims = 0;
+ * setPageAllocHooks(mm, { *tryToFreePages() { reclaims++; return 0; } }); // reclaim never progresses
+ * const config: PageAllocConfigInput = { maxReclaimRetries: 2 };
+ * setPageAllocConfig(mm, config);
+ * let pfn = 0;
+ * env.spawn("t", function* () { pfn = yield* allocPagesGfp(mm, 0, GFP_KERNEL); });
+ * env.run();
+ * if (pfn !== -1 || reclaims !== 3) throw new Error(`${reclaims} reclaim rounds`);
+ * ```
+ */
 export type PageAllocConfigInput = Partial<PageAllocConfig>;
 
 const pageAllocSchema = z.object({
@@ -187,7 +207,29 @@ export const PageAllocConfig: ConfigSchema<PageAllocConfig, PageAllocConfigInput
   pageAllocSchema,
 );
 
-/** Compaction outcome names (`enum compact_result`, include/linux/compaction.h). */
+/**
+ * Compaction outcome names (`enum compact_result`, include/linux/compaction.h).
+ *
+ * @example
+ * ```ts
+ * import { allocPagesGfp, type CompactResultName, Engine, GFP_KERNEL, MIGRATE, Mm, setPageAllocHooks } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * while (mm.zone.allocPages(0, MIGRATE.UNMOVABLE) >= 0);
+ * const result: CompactResultName = "COMPACT_COMPLETE"; // scanned everything, found nothing
+ * setPageAllocHooks(mm, {
+ *   *tryToFreePages() { return 0; },
+ *   *tryToCompactPages() { return result; },
+ * });
+ * env.spawn("t", function* () { yield* allocPagesGfp(mm, 4, GFP_KERNEL); });
+ * env.run();
+ * // Every compaction that was not skipped is a COMPACTSTALL, here each one a COMPACTFAIL.
+ * const stall = mm.vmstat.get("compact_stall");
+ * if (stall < 1 || mm.vmstat.get("compact_fail") !== stall || mm.vmstat.get("alloc_failure") !== 1) {
+ *   throw new Error(JSON.stringify(mm.vmstat.snapshot()));
+ * }
+ * ```
+ */
 export type CompactResultName =
   | "COMPACT_NOT_SUITABLE_ZONE"
   | "COMPACT_SKIPPED"
@@ -203,12 +245,46 @@ export type CompactResultName =
  * `enum compact_priority`: COMPACT_PRIO_SYNC_FULL (0, = MIN_COMPACT_PRIORITY),
  * COMPACT_PRIO_SYNC_LIGHT (1, = MIN_COMPACT_COSTLY_PRIORITY = DEF_COMPACT_PRIORITY),
  * COMPACT_PRIO_ASYNC (2, = INIT_COMPACT_PRIORITY). Lower is more thorough.
+ *
+ * @example A costly allocation compacts asynchronously first, then at the default priority
+ * ```ts
+ * import { allocPagesGfp, COMPACT_PRIO, Engine, GFP_KERNEL, MIGRATE, Mm, setPageAllocHooks } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * while (mm.zone.allocPages(0, MIGRATE.UNMOVABLE) >= 0); // nothing free
+ * const prios: number[] = [];
+ * setPageAllocHooks(mm, {
+ *   *tryToFreePages() { return 0; },
+ *   *tryToCompactPages(_mm, _order, _gfp, _flags, prio) { prios.push(prio); return "COMPACT_SKIPPED"; },
+ * });
+ * env.spawn("t", function* () { yield* allocPagesGfp(mm, 4, GFP_KERNEL); }); // order 4 > PAGE_ALLOC_COSTLY_ORDER
+ * env.run();
+ * if (prios.join() !== `${COMPACT_PRIO.ASYNC},${COMPACT_PRIO.SYNC_LIGHT}`) throw new Error(`${prios}`);
+ * if (!(COMPACT_PRIO.SYNC_FULL < COMPACT_PRIO.SYNC_LIGHT && COMPACT_PRIO.SYNC_LIGHT < COMPACT_PRIO.ASYNC)) {
+ *   throw new Error("lower is more thorough");
+ * }
+ * ```
  */
 export const COMPACT_PRIO = { SYNC_FULL: 0, SYNC_LIGHT: 1, ASYNC: 2 } as const;
 
 /**
  * The reclaim, kswapd and compaction entry points the slow path calls. vmscan.ts and
  * compaction.ts register theirs; tests and scenarios may override any of them.
+ *
+ * @example Below the low watermark an allocation wakes kswapd and is still served above min
+ * ```ts
+ * import { allocPagesGfp, Engine, GFP_KERNEL, MIGRATE, Mm, type PageAllocHooks, setPageAllocHooks } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * while (mm.zone.nrFreePages > (mm.zone.wmarkMin + mm.zone.wmarkLow) / 2) mm.zone.allocPages(0, MIGRATE.UNMOVABLE);
+ * const woken: number[] = [];
+ * const hooks: PageAllocHooks = { wakeupKswapd: (_mm, order) => void woken.push(order) };
+ * setPageAllocHooks(mm, hooks);
+ * let pfn = -1;
+ * env.spawn("t", function* () { pfn = yield* allocPagesGfp(mm, 0, GFP_KERNEL); });
+ * env.run();
+ * if (woken.join() !== "0" || pfn < 0 || env.nowNs !== 0) throw new Error(`${woken} ${pfn}`);
+ * ```
  */
 export interface PageAllocHooks {
   /**
@@ -343,7 +419,19 @@ export function zoneWatermarkOk(mm: Mm, order: number, mark: number, allocFlags:
   return mm.zone.zoneWatermarkOk(order, min, allocFlags & ALLOC_FLAGS.CMA);
 }
 
-/** The parts of `struct alloc_context` the model uses, plus the request itself. */
+/**
+ * The parts of `struct alloc_context` the model uses, plus the request itself.
+ *
+ * @example
+ * ```ts
+ * import { __GFP_COMP, ALLOC_FLAGS, type AllocContext, Engine, getPageFromFreelist, GFP_HIGHUSER_MOVABLE, gfpMigratetype, Mm, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 1024 } });
+ * const gfp = GFP_HIGHUSER_MOVABLE | __GFP_COMP;
+ * const ac: AllocContext = { gfp, order: 3, migratetype: gfpMigratetype(gfp) };
+ * const f = getPageFromFreelist(mm, ac, ALLOC_FLAGS.WMARK_LOW);
+ * if (mm.mem.order[f] !== 3 || !mm.mem.testFlag(f, PG.head)) throw new Error("an order-3 folio");
+ * ```
+ */
 export interface AllocContext {
   /** GFP flags after current_gfp_context(). */
   gfp: number;

@@ -9,7 +9,18 @@
  * @module
  */
 
-/** Names of the counters (the `/proc/vmstat` spelling), plus model-only ones marked below. */
+/**
+ * Names of the counters (the `/proc/vmstat` spelling), plus model-only ones marked below.
+ *
+ * @example
+ * ```ts
+ * import { Engine, folioAlloc, folioStartWriteback, Mm, type VmStatItem } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 64 } });
+ * const item: VmStatItem = "nr_writeback";
+ * folioStartWriteback(mm, folioAlloc(mm, 2));
+ * if (mm.vmstat.get(item) !== 4) throw new Error("NR_WRITEBACK counts pages, not folios");
+ * ```
+ */
 export type VmStatItem =
   | "nr_free_pages"
   | "nr_file_pages"
