@@ -37,7 +37,17 @@ function verdictOf(x: HmmExploration, labels: readonly string[]): "Always" | "So
   return vs.includes("Sometimes") ? "Sometimes" : "Never";
 }
 
-/** Default cost model of C2.3 (its figure sweeps the bandwidth). */
+/**
+ * Default cost model of C2.3 (its figure sweeps the bandwidth).
+ *
+ * @example
+ * ```ts
+ * import { HMM_DEFAULT_COST_MODEL, hmmRunCost } from "@mmsim/mmsim";
+ * // One 4 KiB copy at 16 GB/s (256 ns) and one fault (5 µs) in one operation.
+ * const ns = hmmRunCost({ bytesCopied: 4096, faults: 1, ops: 1 }, HMM_DEFAULT_COST_MODEL);
+ * if (ns !== 4096 / 16 + 5_000) throw new Error(`${ns}`);
+ * ```
+ */
 export const HMM_DEFAULT_COST_MODEL: { faultCostNs: number; copyBandwidthGBps: number } = {
   faultCostNs: 5_000,
   copyBandwidthGBps: 16,
@@ -320,5 +330,16 @@ export const claims: Claim[] = [
   },
 ];
 
-/** Alias of {@link claims} for the public API (mod.ts). */
+/**
+ * Alias of {@link claims} for the public API (mod.ts).
+ *
+ * @example
+ * ```ts
+ * import { thread002Claims } from "@mmsim/mmsim";
+ * const c24 = thread002Claims.find((c) => c.id === "C2.4")!;
+ * if (c24.by !== "Jan Kara" || c24.thread !== "002") throw new Error(c24.by);
+ * const outcome = await c24.run({ seed: 1, quick: true });
+ * if (!outcome.agrees) throw new Error(outcome.verdict);
+ * ```
+ */
 export const thread002Claims: Claim[] = claims;

@@ -31,10 +31,33 @@ import { HmmFile, type HmmStrategy } from "../dev/hmm_file.ts";
 /**
  * The strategies C2.3 compares: the 2016 designs (upstream's mirror is left out: its device
  * accesses cross the interconnect, a cost this model does not count).
+ *
+ * @example
+ * ```ts
+ * import { type HmmCostStrategy, runHmmCostWorkload } from "@mmsim/mmsim";
+ * // Device loads only (r = 0, w = 0): every strategy copies or migrates the page once.
+ * const once = (s: HmmCostStrategy) => runHmmCostWorkload(s, 0, 0, 4096, { ops: 20, seed: 1 });
+ * for (const s of ["copy", "migrate", "bounce"] as const) {
+ *   const run = once(s);
+ *   if (run.copies !== 1 || run.deviceFaults !== 1) throw new Error(`${s}: ${run.copies}`);
+ * }
+ * ```
  */
 export type HmmCostStrategy = Exclude<HmmStrategy, "mirror">;
 
-/** The three strategies of C2.3, in plot order. */
+/**
+ * The three strategies of C2.3, in plot order.
+ *
+ * @example
+ * ```ts
+ * import { HMM_STRATEGIES, hmmCostSweep } from "@mmsim/mmsim";
+ * const runs = hmmCostSweep({ gridSteps: 2, ops: 10, pageSizes: [4096] });
+ * const seen = [...new Set(runs.map((r) => r.strategy))];
+ * if (seen.join() !== HMM_STRATEGIES.join() || HMM_STRATEGIES.includes("mirror" as never)) {
+ *   throw new Error(seen.join());
+ * }
+ * ```
+ */
 export const HMM_STRATEGIES: readonly HmmCostStrategy[] = ["copy", "migrate", "bounce"];
 
 /**
@@ -63,7 +86,18 @@ export interface HmmCostConfig {
   seed: number;
 }
 
-/** Input of {@link HmmCostConfig}: every field optional. */
+/**
+ * Input of {@link HmmCostConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { hmmCostSweep, type HmmCostConfigInput } from "@mmsim/mmsim";
+ * const input: HmmCostConfigInput = { gridSteps: 3, ops: 20, pageSizes: [4096, 65536] };
+ * const runs = hmmCostSweep(input);
+ * if (runs.length !== 3 * 3 * 3 * 2) throw new Error("strategies × r × w × page sizes");
+ * if (runs.some((r) => r.ops !== 20)) throw new Error("ops per run");
+ * ```
+ */
 export type HmmCostConfigInput = Partial<HmmCostConfig>;
 
 const costSchema = z.object({
@@ -88,7 +122,17 @@ export const HmmCostConfig: ConfigSchema<HmmCostConfig, HmmCostConfigInput> = de
   costSchema,
 );
 
-/** The counts of one run of one strategy. */
+/**
+ * The counts of one run of one strategy.
+ *
+ * @example
+ * ```ts
+ * import { type HmmCostRun, runHmmCostWorkload } from "@mmsim/mmsim";
+ * const run: HmmCostRun = runHmmCostWorkload("migrate", 0.5, 0.5, 4096, { ops: 40, seed: 1 });
+ * if (run.faults !== run.cpuFaults + run.deviceFaults + run.invalidations) throw new Error();
+ * if (run.bytesCopied !== run.copies * run.pageSizeBytes) throw new Error("whole pages");
+ * ```
+ */
 export interface HmmCostRun {
   /** Strategy. */
   strategy: HmmCostStrategy;
@@ -214,7 +258,19 @@ export function hmmCostSweep(config: HmmCostConfigInput = {}): HmmCostRun[] {
   return out;
 }
 
-/** The cost weights: what a fault costs and how fast the device copies. */
+/**
+ * The cost weights: what a fault costs and how fast the device copies.
+ *
+ * @example
+ * ```ts
+ * import { type HmmCostModel, hmmRunCost, runHmmCostWorkload } from "@mmsim/mmsim";
+ * const run = runHmmCostWorkload("copy", 0.5, 0.5, 4096, { ops: 40, seed: 1 });
+ * const copyOnly: HmmCostModel = { faultCostNs: 0, copyBandwidthGBps: 1 }; // 1 byte per ns
+ * if (hmmRunCost(run, copyOnly) !== run.bytesCopied / run.ops) throw new Error("bytes per op");
+ * const faultsOnly: HmmCostModel = { faultCostNs: 1_000, copyBandwidthGBps: Infinity };
+ * if (hmmRunCost(run, faultsOnly) !== (run.faults * 1_000) / run.ops) throw new Error();
+ * ```
+ */
 export interface HmmCostModel {
   /** Cost of one fault or invalidation round trip, in ns. */
   faultCostNs: number;
@@ -222,7 +278,27 @@ export interface HmmCostModel {
   copyBandwidthGBps: number;
 }
 
-/** One grid cell of the cheapest-strategy map. */
+/**
+ * One grid cell of the cheapest-strategy map.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   HMM_DEFAULT_COST_MODEL,
+ *   hmmCheapest,
+ *   type HmmCostCell,
+ *   hmmCostSweep,
+ * } from "@mmsim/mmsim";
+ * const runs = hmmCostSweep({ gridSteps: 3, ops: 30, pageSizes: [4096] });
+ * const cells: HmmCostCell[] = hmmCheapest(runs, HMM_DEFAULT_COST_MODEL);
+ * for (const c of cells) {
+ *   const costs = Object.values(c.costNsPerOp);
+ *   if (c.minCostNsPerOp !== Math.min(...costs)) throw new Error("the cheapest cost");
+ *   if (c.cheapest !== "tie" && c.costNsPerOp[c.cheapest] !== c.minCostNsPerOp) throw new Error();
+ * }
+ * if (cells.length !== 9 || cells[0]!.copyBandwidthGBps !== 16) throw new Error("3 × 3 cells");
+ * ```
+ */
 export interface HmmCostCell {
   /** Base page size. */
   pageSizeBytes: number;

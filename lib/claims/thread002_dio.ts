@@ -24,7 +24,20 @@ import { deviceLoad, deviceStore } from "../dev/hmm.ts";
 import type { HmmStrategy } from "../dev/hmm_file.ts";
 import { buildHmmWorld, type HmmVariant } from "./thread002_world.ts";
 
-/** What {@link dioSequence} saw. */
+/**
+ * What {@link dioSequence} saw.
+ *
+ * @example
+ * ```ts
+ * import { dioSequence, type DioSequenceResult } from "@mmsim/mmsim";
+ * const r: DioSequenceResult = dioSequence("migrate", "full");
+ * // The direct read flushed the device's data first; the direct write reached both sides.
+ * if (r.dioReadTag !== r.deviceTag || !r.dioReadFresh) throw new Error(JSON.stringify(r));
+ * if (r.deviceLoadTag !== r.dioWriteTag || r.cpuReadTag !== r.dioWriteTag || r.fellBack) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export interface DioSequenceResult {
   /** Strategy and variant run. */
   strategy: HmmStrategy;
@@ -96,7 +109,19 @@ export function dioSequence(strategy: HmmStrategy, variant: HmmVariant): DioSequ
   return out;
 }
 
-/** Counts of {@link exploreDioInvalidation}. */
+/**
+ * Counts of {@link exploreDioInvalidation}.
+ *
+ * @example
+ * ```ts
+ * import { type DioInvalidationCounts, exploreDioInvalidation } from "@mmsim/mmsim";
+ * const c: DioInvalidationCounts = exploreDioInvalidation("migrate", { seed: 1, executions: 4 });
+ * if (c.strategy !== "migrate" || c.executions !== 4 || c.dioWrites !== 4) throw new Error();
+ * if (c.executionsWithFailure > c.executions || c.executionsWithFailure > c.failures) {
+ *   throw new Error(JSON.stringify(c));
+ * }
+ * ```
+ */
 export interface DioInvalidationCounts {
   /** Strategy explored. */
   strategy: HmmStrategy;

@@ -87,7 +87,19 @@ export function hmmCostFigure(cells: readonly HmmCostCell[], title?: string): Fi
   });
 }
 
-/** Per-10⁶-operation stale rates of one exploration. */
+/**
+ * Per-10⁶-operation stale rates of one exploration.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, hmmStaleFigure, type HmmStaleRow, hmmStaleRows } from "@mmsim/mmsim";
+ * const x = exploreHmm({ strategy: "migrate", deviceOps: 1 }, { seed: 1, executions: 2 });
+ * const rows: HmmStaleRow[] = hmmStaleRows([x], (x) => x.config.strategy);
+ * const labels = rows.map((r) => `${r.variant}: ${r.kind}`).join(" | ");
+ * if (labels !== "migrate: stale reads | migrate: stale writebacks") throw new Error(labels);
+ * if (!hmmStaleFigure(rows).svg.includes("<svg")) throw new Error();
+ * ```
+ */
 export interface HmmStaleRow {
   /** Variant (or strategy) label. */
   variant: string;
@@ -162,7 +174,20 @@ export function hmmStaleFigure(rows: readonly HmmStaleRow[], title?: string): Fi
   }, { title: title ?? "Stale events per 10⁶ operations under exploration, by protocol variant" });
 }
 
-/** Per-episode averages of one exploration. */
+/**
+ * Per-episode averages of one exploration.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, type HmmEpisodeRow, hmmEpisodeRows } from "@mmsim/mmsim";
+ * const x = exploreHmm({ deviceOps: 1 }, { seed: 1, executions: 2 });
+ * const rows: HmmEpisodeRow[] = hmmEpisodeRows([x]);
+ * if (rows.map((r) => r.metric).join() !== "device faults,CPU faults,copies,mkwrite events") {
+ *   throw new Error(JSON.stringify(rows));
+ * }
+ * if (rows.some((r) => r.variant !== "full" || !(r.perEpisode >= 0))) throw new Error();
+ * ```
+ */
 export interface HmmEpisodeRow {
   /** Variant or strategy label. */
   variant: string;
@@ -321,7 +346,18 @@ export function hmmDioFigure(counts: readonly DioInvalidationCounts[], title?: s
   }, { title: title ?? "C2.4 a direct write against device threads: the invalidation pass" });
 }
 
-/** One row of the illegal-state figure: a scenario, a checker rule, how often it fired. */
+/**
+ * One row of the illegal-state figure: a scenario, a checker rule, how often it fired.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, type HmmIllegalRow, hmmIllegalRows } from "@mmsim/mmsim";
+ * const x = exploreHmm({ illegalStateChecker: true, deviceOps: 1 }, { seed: 1, executions: 2 });
+ * const rows: HmmIllegalRow[] = hmmIllegalRows([["Jan's protocol", x]]);
+ * if (rows.length !== 4 || rows[0]!.scenario !== "Jan's protocol") throw new Error("one per rule");
+ * if (rows.some((r) => r.fraction !== 0)) throw new Error("the full protocol is never flagged");
+ * ```
+ */
 export interface HmmIllegalRow {
   /** Scenario label. */
   scenario: string;
@@ -386,7 +422,21 @@ export function hmmIllegalStateFigure(rows: readonly HmmIllegalRow[], title?: st
   }, { title: title ?? "C2.5 what the illegal-state checker flags (A dirty && !uptodate)" });
 }
 
-/** One row of {@link hmmSummaryRows}. */
+/**
+ * One row of {@link hmmSummaryRows}.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, type HmmSummaryRow, hmmSummaryRows } from "@mmsim/mmsim";
+ * const x = exploreHmm({ strategy: "copy", deviceOps: 1 }, { seed: 1, executions: 2 });
+ * const [row]: HmmSummaryRow[] = hmmSummaryRows([["copy (2016)", x]]);
+ * if (row?.design !== "copy (2016)" || row.executions !== x.tally.executions) throw new Error();
+ * // Jan Kara's protocol: exactly one write notification per device write episode, nothing stale.
+ * if (row.mkwritePerEpisode !== 1 || row.staleReadsPerMop !== 0) {
+ *   throw new Error(JSON.stringify(row));
+ * }
+ * ```
+ */
 export interface HmmSummaryRow {
   /** Design label. */
   design: string;

@@ -48,7 +48,21 @@ export const HMM_VARIANTS: readonly HmmVariant[] = [
   "no writeback hook",
 ];
 
-/** A protocol variant (see {@link HMM_VARIANTS}); "no read hook" is C2.5's negative control. */
+/**
+ * A protocol variant (see {@link HMM_VARIANTS}); "no read hook" is C2.5's negative control.
+ *
+ * @example
+ * ```ts
+ * import { buildHmmWorld, Engine, type HmmVariant } from "@mmsim/mmsim";
+ * const protocol = (variant: HmmVariant) => buildHmmWorld(new Engine(), { variant }).hf.config;
+ * if (protocol("no write notification").writeNotify || !protocol("full").writeNotify) {
+ *   throw new Error("writeNotify");
+ * }
+ * if (protocol("no read hook").readHook || protocol("no DIO invalidation").dioInvalidation) {
+ *   throw new Error("each variant switches one part off");
+ * }
+ * ```
+ */
 export type HmmVariant =
   | "full"
   | "no write notification"
@@ -101,7 +115,18 @@ export interface HmmWorldConfig {
   pageSizeBytes: 4096 | 16384 | 65536;
 }
 
-/** Input of {@link HmmWorldConfig}: every field optional. */
+/**
+ * Input of {@link HmmWorldConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { buildHmmWorld, Engine, HmmWorldConfig, type HmmWorldConfigInput } from "@mmsim/mmsim";
+ * const input: HmmWorldConfigInput = { strategy: "mirror", deviceWriters: 1, cpuMmap: false };
+ * const c = HmmWorldConfig.parse(input);
+ * if (c.deviceReaders !== 1 || c.variant !== "full" || c.cpuMmap) throw new Error("defaults");
+ * if (buildHmmWorld(new Engine(), input).hf.config.strategy !== "mirror") throw new Error();
+ * ```
+ */
 export type HmmWorldConfigInput = Partial<HmmWorldConfig>;
 
 const worldSchema = z.object({
@@ -137,7 +162,25 @@ export const HmmWorldConfig: ConfigSchema<HmmWorldConfig, HmmWorldConfigInput> =
   worldSchema,
 );
 
-/** One built world: the engine's objects a run (or a test) inspects. */
+/**
+ * One built world: the engine's objects a run (or a test) inspects.
+ *
+ * @example
+ * ```ts
+ * import { buildHmmWorld, deviceStore, Engine, type HmmWorld } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const w: HmmWorld = buildHmmWorld(env);
+ * env.spawn("t", function* () {
+ *   yield* deviceStore(w.hf.dev, w.hf.mapping, 0, 77);
+ *   const start = w.oracle.readStart();
+ *   const r = yield* w.hf.read(0);
+ *   if (r.ok) w.oracle.checkRead("read(2)", 0, r.value, start);
+ * });
+ * env.run();
+ * if (w.oracle.events.reads !== 1 || w.oracle.events.staleReads !== 0) throw new Error("fresh");
+ * if (w.vma.nrPages !== 1 || w.buf.nrPages !== 1 || w.ops.count !== 0) throw new Error();
+ * ```
+ */
 export interface HmmWorld {
   /** The memory context. */
   mm: Mm;
@@ -186,7 +229,20 @@ export function buildHmmWorld(env: Engine, config: HmmWorldConfigInput = {}): Hm
   return { mm, hf, oracle, vma, buf, ops: { count: 0 }, spliceErrors: { count: 0 } };
 }
 
-/** Per-execution results an exploration adds up. */
+/**
+ * Per-execution results an exploration adds up.
+ *
+ * @example
+ * ```ts
+ * import { emptyTally, explore, hmmScenario, type HmmRunTally, randomSearch } from "@mmsim/mmsim";
+ * const tally: HmmRunTally = emptyTally();
+ * const search = randomSearch({ executions: 2, seed: 1 });
+ * explore(hmmScenario({ deviceOps: 1 }, tally), { search });
+ * const [zero, one, more] = tally.episodesByMkwrite;
+ * if (tally.executions !== 2 || zero + one + more !== tally.writeEpisodes) throw new Error();
+ * if (tally.staleReads !== 0 || tally.staleWritebacks !== 0) throw new Error("full protocol");
+ * ```
+ */
 export interface HmmRunTally {
   /** Executions. */
   executions: number;
@@ -389,7 +445,17 @@ export function hmmScenario(config: HmmWorldConfigInput, tally: HmmRunTally): Se
   };
 }
 
-/** Options of {@link exploreHmm}. */
+/**
+ * Options of {@link exploreHmm}.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, type ExploreHmmOptions } from "@mmsim/mmsim";
+ * const opts: ExploreHmmOptions = { seed: 3, executions: 2 };
+ * const x = exploreHmm({ deviceOps: 1 }, opts);
+ * if (x.random.executions !== 2 || x.pct.executions !== 2) throw new Error("2 random + 2 PCT");
+ * ```
+ */
 export interface ExploreHmmOptions {
   /** Base seed. */
   seed: number;
@@ -397,7 +463,17 @@ export interface ExploreHmmOptions {
   executions: number;
 }
 
-/** What {@link exploreHmm} returns: the two explorations and the summed tally. */
+/**
+ * What {@link exploreHmm} returns: the two explorations and the summed tally.
+ *
+ * @example
+ * ```ts
+ * import { exploreHmm, type HmmExploration } from "@mmsim/mmsim";
+ * const x: HmmExploration = exploreHmm({ deviceOps: 1 }, { seed: 1, executions: 3 });
+ * if (x.config.variant !== "full" || x.tally.executions !== 6) throw new Error("3 + 3");
+ * if (x.verdicts["stale read"] !== "Never" || x.replay !== null) throw new Error("no failure");
+ * ```
+ */
 export interface HmmExploration {
   /** The world explored. */
   config: HmmWorldConfig;
