@@ -44,7 +44,20 @@ export interface WritebackConfig {
   /** MIN_WRITEBACK_PAGES (4 MiB): the flusher's chunk per inode for WB_SYNC_NONE work. */
   writebackChunkBytes: number;
 }
-/** Input of {@link WritebackConfig}: every field optional. */
+/**
+ * Input of {@link WritebackConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { dirtyLimits, Engine, Mm, spawnFlusher, type WritebackConfigInput } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 4096 } });
+ * const sysctls: WritebackConfigInput = { dirtyRatio: 40, dirtyBackgroundRatio: 5, dirtyWritebackCentisecs: 0 };
+ * spawnFlusher(mm, sysctls); // vm.dirty_ratio, vm.dirty_background_ratio, no kupdate timer
+ * const l = dirtyLimits(mm, null);
+ * if (l.thresh !== Math.floor(0.4 * l.avail) || l.bgThresh !== Math.floor(0.05 * l.avail)) throw new Error(JSON.stringify(l));
+ * ```
+ */
 export type WritebackConfigInput = Partial<WritebackConfig>;
 
 const writebackSchema = z.object({
@@ -75,7 +88,29 @@ export interface WbWork {
   done: Completion | null;
 }
 
-/** Counters of the writeback model. */
+/**
+ * Counters of the writeback model.
+ *
+ * @example 073861ed77b6: without its reference, folio_end_writeback touches a freed folio
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapRemoveFolio, folioAlloc, folioEndWriteback, folioPut, folioStartWriteback, Mm, writebackStats, type WritebackStats } from "@mmsim/mmsim";
+ * const freed: number[] = [];
+ * for (const version of ["5.9", "6.12"]) {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 64 }, version });
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, AddressSpace.create(mm, { name: "f" }), f, 0);
+ *   folioPut(mm, f); // only the page cache holds it
+ *   folioStartWriteback(mm, f);
+ *   env.spawn("end_io", function* () { yield* folioEndWriteback(mm, f, { delayNs: 10 }); });
+ *   env.spawn("truncate", function* (env) { yield env.sleep(5); filemapRemoveFolio(mm, f); }); // inside δ
+ *   env.run();
+ *   const s: WritebackStats = writebackStats(mm);
+ *   freed.push(s.freedDuringDelay);
+ * }
+ * if (freed.join() !== "1,0") throw new Error(`${freed}`);
+ * ```
+ */
 export interface WritebackStats {
   /** folio_end_writeback wakes whose frame had been freed or reused during δ (073861ed77b6). */
   staleWakes: number;

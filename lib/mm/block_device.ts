@@ -61,7 +61,29 @@ export interface BlockDeviceConfig {
   /** BDI_CAP_STABLE_WRITES → SB_I_STABLE_WRITES: folio_wait_stable() waits for writeback. */
   stableWrites: boolean;
 }
-/** Input of {@link BlockDeviceConfig}: every field optional. */
+/**
+ * Input of {@link BlockDeviceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, BlockDevice, type BlockDeviceConfigInput, Engine, filemapAddFolio, filemapWriteAndWaitRange, folioAlloc, folioMarkDirty, Mm, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const input: BlockDeviceConfigInput = { name: "nvme0n1", latency: { kind: "fixed", ns: 5_000_000 }, nrQueues: 2 };
+ * const dev = new BlockDevice(mm, input).attach(m);
+ * for (const i of [0, 1]) {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioMarkDirty(mm, f);
+ * }
+ * env.spawn("fsync", function* () { yield* filemapWriteAndWaitRange(mm, m, 0, 1); });
+ * env.run();
+ * // One bio per folio, served by two queues at once: 5 ms, not 10.
+ * if (env.nowNs !== 5_000_000 || dev.stats.maxInflight !== 2) throw new Error(`${env.nowNs}`);
+ * ```
+ */
 export type BlockDeviceConfigInput = Partial<BlockDeviceConfig>;
 
 const blockDeviceSchema = z.object({
@@ -85,6 +107,29 @@ export const BlockDeviceConfig: ConfigSchema<BlockDeviceConfig, BlockDeviceConfi
  * One write bio: the folios it writes, the content tags read when it was submitted (the DMA
  * source), and who serves it. A wait-for node: waiters on PG_writeback of its folios wait for
  * it, and it is held by the device queue task serving it.
+ *
+ * @example The bio reads the data at submission: a later store is not written
+ * ```ts
+ * import { AddressSpace, type Bio, BlockDevice, Engine, filemapAddFolio, folioAlloc, folioStartWriteback, folioWaitWriteback, Mm, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const dev = new BlockDevice(mm, { latency: { kind: "fixed", ns: 1000 } }).attach(m);
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * mm.mem.data[f] = 1;
+ * folioStartWriteback(mm, f);
+ * const bio: Bio = dev.newBio(m);
+ * dev.bioAddFolio(bio, f);
+ * mm.mem.data[f] = 2; // a store during writeback (no stable pages)
+ * env.spawn("submitter", function* () {
+ *   dev.submitBio(bio);
+ *   yield* folioWaitWriteback(mm, f);
+ * });
+ * env.run();
+ * if (m.backing.get(0) !== 1 || mm.mem.testFlag(f, PG.writeback)) throw new Error("version 1 on disk, writeback ended");
+ * if (bio.describe() !== "bio #1 to sda (f index 0)") throw new Error(bio.describe());
+ * ```
  */
 export class Bio implements WaitTarget {
   /** Bio number on its device. */

@@ -41,6 +41,28 @@ import {
 /**
  * wb_start_background_writeback() (fs/fs-writeback.c): ask the flusher for background writeback (it writes while
  * the dirty pages exceed the background threshold).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, BlockDevice, Engine, filemapAddFolio, folioAlloc, folioMarkDirty, Mm, PG, spawnFlusher, wbStartBackgroundWriteback } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * new BlockDevice(mm).attach(m);
+ * for (let i = 0; i < 100; i++) { // far above vm.dirty_background_ratio
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioMarkDirty(mm, f);
+ * }
+ * spawnFlusher(mm, { dirtyWritebackCentisecs: 0 }); // no periodic pass: only what we ask for
+ * env.spawn("writer", function* (env) {
+ *   wbStartBackgroundWriteback(mm);
+ *   yield env.sleep(1_000_000_000);
+ * });
+ * env.run();
+ * if (mm.vmstat.get("nr_dirty") !== 0 || m.backing.size !== 100) throw new Error(`${mm.vmstat.get("nr_dirty")} still dirty`);
+ * ```
  */
 export function wbStartBackgroundWriteback(mm: Mm): void {
   const s = wbState(mm);

@@ -59,11 +59,45 @@ export { spawnFlusher, syncFilesystem, wakeupFlusherThreads } from "./fs_writeba
 
 /** Kernel errno values used as the negative int returns of this module (-EIO, …). */
 const EIO = 5, ENOMEM = 12, ENOSPC = 28;
-/** AOP_WRITEPAGE_ACTIVATE (include/linux/fs.h): ->writepage declined, folio still locked. */
+/**
+ * AOP_WRITEPAGE_ACTIVATE (include/linux/fs.h): ->writepage declined, folio still locked.
+ *
+ * @example A ->writepage that declines keeps the folio dirty; the walker unlocks it
+ * ```ts
+ * import { AddressSpace, AOP_WRITEPAGE_ACTIVATE, Engine, filemapAddFolio, folioAlloc, folioMarkDirty, Mm, PG, redirtyPageForWritepage, writebackControl, writeCachePages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "tmpfs" });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * folioMarkDirty(mm, f);
+ * let ret = -1;
+ * env.spawn("reclaim", function* () {
+ *   const wbc = writebackControl({ syncMode: "WB_SYNC_NONE", reason: "reclaim" });
+ *   ret = yield* writeCachePages(mm, m, wbc, function* (folio) {
+ *     redirtyPageForWritepage(mm, wbc, folio); // no swap space: keep it
+ *     return AOP_WRITEPAGE_ACTIVATE; // …and keep the lock
+ *   });
+ * });
+ * env.run();
+ * if (ret !== 0 || mm.mem.testFlag(f, PG.locked) || !mm.mem.testFlag(f, PG.dirty)) throw new Error("declined");
+ * ```
+ */
 export const AOP_WRITEPAGE_ACTIVATE = 0x80000;
 /** FOLIO_BATCH (PAGEVEC_SIZE): folios per lookup batch. */
 const FOLIO_BATCH = 31;
-/** The last page index (an inclusive `range_end` of LLONG_MAX, in pages). */
+/**
+ * The last page index (an inclusive `range_end` of LLONG_MAX, in pages).
+ *
+ * @example
+ * ```ts
+ * import { WBC_END_MAX, writebackControl } from "@mmsim/mmsim";
+ * // Without a range, writeback covers the whole file: range_end = LLONG_MAX.
+ * const wbc = writebackControl({ syncMode: "WB_SYNC_ALL" });
+ * if (wbc.rangeStart !== 0 || wbc.rangeEnd !== WBC_END_MAX) throw new Error("whole file");
+ * if (writebackControl({ syncMode: "WB_SYNC_ALL", rangeEnd: 7 }).rangeEnd !== 7) throw new Error("explicit range");
+ * ```
+ */
 export const WBC_END_MAX = 0xffff_ffff;
 
 /**
@@ -938,7 +972,26 @@ export function* filemapWriteAndWaitRange(
 
 // ------------------------------------------------------------------------- dirty throttling
 
-/** The global and per-bdi dirty state balance_dirty_pages() works from. */
+/**
+ * The global and per-bdi dirty state balance_dirty_pages() works from.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, BlockDevice, dirtyLimits, type DirtyLimits, Engine, filemapAddFolio, folioAlloc, folioMarkDirty, Mm, PG } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 4096 } });
+ * const m = AddressSpace.create(mm, { name: "usb stick" });
+ * new BlockDevice(mm, { maxRatio: 50 }).attach(m); // /sys/class/bdi/…/max_ratio = 50
+ * for (let i = 0; i < 10; i++) {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioMarkDirty(mm, f);
+ * }
+ * const l: DirtyLimits = dirtyLimits(mm, m);
+ * if (l.nrReclaimable !== 10 || l.wbDirty !== 10) throw new Error("NR_FILE_DIRTY and the bdi's dirty pages");
+ * if (l.wbThresh !== Math.floor(l.thresh / 2) || l.bgThresh > l.thresh) throw new Error(JSON.stringify(l));
+ * ```
+ */
 export interface DirtyLimits {
   /** global_dirtyable_memory(): free pages above the reserve + file LRU pages. */
   avail: number;
