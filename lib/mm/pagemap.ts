@@ -68,7 +68,18 @@ export function fgfSetOrder(order: number): number {
   return (order & 0x3f) << FGF_ORDER_SHIFT;
 }
 
-/** The preferred folio order encoded by {@link fgfSetOrder} (FGF_GET_ORDER). */
+/**
+ * The preferred folio order encoded by {@link fgfSetOrder} (FGF_GET_ORDER).
+ *
+ * @example
+ * ```ts
+ * import { FGP, fgfGetOrder, fgfSetOrder } from "@mmsim/mmsim";
+ * const fgp = FGP.WRITEBEGIN | fgfSetOrder(4); // write_begin asking for a 64 KiB folio
+ * if (fgfGetOrder(fgp) !== 4) throw new Error("order round-trips");
+ * if ((fgp & FGP.WRITEBEGIN) !== FGP.WRITEBEGIN) throw new Error("the order does not disturb the flags");
+ * if (fgfGetOrder(FGP.LOCK | FGP.CREAT) !== 0) throw new Error("no order asked: 0");
+ * ```
+ */
 export function fgfGetOrder(fgp: number): number {
   return (fgp >>> FGF_ORDER_SHIFT) & 0x3f;
 }
@@ -125,7 +136,22 @@ export function iSizeRead(mapping: AddressSpace): number {
   return sizes.get(mapping) ?? Infinity;
 }
 
-/** i_size_write() in pages. */
+/**
+ * i_size_write() in pages.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapRead, folioEndRead, iSizeWrite, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { *readFolio(mm, _m, f) { folioEndRead(mm, f, true); return 0; } } });
+ * iSizeWrite(m, 2); // a two-page file
+ * let pages = -1;
+ * env.spawn("cat", function* () { const r = yield* filemapRead(mm, m, 0, 4); if (r.ok) pages = r.value.length; });
+ * env.run();
+ * if (pages !== 2) throw new Error(`a read past EOF is short: ${pages}`);
+ * ```
+ */
 export function iSizeWrite(mapping: AddressSpace, pages: number): void {
   if (!(pages >= 0)) throw new RangeError(`i_size_write: ${mapping.name} size ${pages} < 0`);
   sizes.set(mapping, pages);
@@ -192,12 +218,61 @@ export function* filemapInvalidateLock(mm: Mm, mapping: AddressSpace): Process<v
   yield* mappingInvalidateLock(mapping).downWrite(mm.env);
 }
 
-/** filemap_invalidate_unlock(). */
+/**
+ * filemap_invalidate_unlock().
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapInvalidateLock, filemapInvalidateLockShared, filemapInvalidateUnlock, filemapInvalidateUnlockShared, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * let faultAt = -1;
+ * env.spawn("truncate", function* (env) {
+ *   yield* filemapInvalidateLock(mm, m);
+ *   yield env.sleep(50);
+ *   filemapInvalidateUnlock(mm, m); // lets the waiting fault in
+ * });
+ * env.spawn("fault", function* (env) {
+ *   yield env.sleep(1);
+ *   yield* filemapInvalidateLockShared(mm, m);
+ *   faultAt = env.nowNs;
+ *   filemapInvalidateUnlockShared(mm, m);
+ * });
+ * env.run();
+ * if (faultAt !== 50) throw new Error(`fault ran at ${faultAt}`);
+ * ```
+ */
 export function filemapInvalidateUnlock(mm: Mm, mapping: AddressSpace): void {
   mappingInvalidateLock(mapping).upWrite(mm.env);
 }
 
-/** filemap_invalidate_lock_shared(). Use with `yield*`. */
+/**
+ * filemap_invalidate_lock_shared(). Use with `yield*`.
+ *
+ * @example Truncation waits for a reader that holds the invalidate lock shared
+ * ```ts
+ * import { AddressSpace, Engine, filemapInvalidateLock, filemapInvalidateLockShared, filemapInvalidateUnlock, filemapInvalidateUnlockShared, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const log: string[] = [];
+ * env.spawn("reader", function* (env) {
+ *   yield* filemapInvalidateLockShared(mm, m); // instantiating page cache
+ *   yield env.sleep(10);
+ *   log.push(`read done @${env.nowNs}`);
+ *   filemapInvalidateUnlockShared(mm, m);
+ * });
+ * env.spawn("truncate", function* (env) {
+ *   yield env.sleep(1);
+ *   yield* filemapInvalidateLock(mm, m);
+ *   log.push(`truncate @${env.nowNs}`);
+ *   filemapInvalidateUnlock(mm, m);
+ * });
+ * env.run();
+ * if (log.join() !== "read done @10,truncate @10") throw new Error(log.join());
+ * ```
+ */
 export function* filemapInvalidateLockShared(mm: Mm, mapping: AddressSpace): Process<void> {
   yield* mappingInvalidateLock(mapping).downRead(mm.env);
 }
@@ -205,6 +280,30 @@ export function* filemapInvalidateLockShared(mm: Mm, mapping: AddressSpace): Pro
 /**
  * filemap_invalidate_trylock_shared(): take it shared if that needs no sleep (no writer
  * holds it or waits for it).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapInvalidateLock, filemapInvalidateTrylockShared, filemapInvalidateUnlock, filemapInvalidateUnlockShared, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const got: boolean[] = [];
+ * env.spawn("punch hole", function* (env) {
+ *   yield* filemapInvalidateLock(mm, m);
+ *   yield env.sleep(10);
+ *   filemapInvalidateUnlock(mm, m);
+ * });
+ * env.spawn("IOCB_NOWAIT read", function* (env) {
+ *   yield env.sleep(1);
+ *   got.push(yield* filemapInvalidateTrylockShared(mm, m)); // a writer holds it: -EAGAIN
+ *   yield env.sleep(20);
+ *   const ok = yield* filemapInvalidateTrylockShared(mm, m);
+ *   got.push(ok);
+ *   if (ok) filemapInvalidateUnlockShared(mm, m);
+ * });
+ * env.run();
+ * if (got.join() !== "false,true") throw new Error(`${got}`);
+ * ```
  */
 export function* filemapInvalidateTrylockShared(
   mm: Mm,
@@ -216,7 +315,33 @@ export function* filemapInvalidateTrylockShared(
   return true;
 }
 
-/** filemap_invalidate_unlock_shared(). */
+/**
+ * filemap_invalidate_unlock_shared().
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapInvalidateLock, filemapInvalidateLockShared, filemapInvalidateUnlock, filemapInvalidateUnlockShared, mappingInvalidateLock, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * let truncateAt = -1;
+ * for (const [name, ns] of [["read", 10], ["readahead", 30]] as const) {
+ *   env.spawn(name, function* (env) {
+ *     yield* filemapInvalidateLockShared(mm, m); // readers share it
+ *     yield env.sleep(ns);
+ *     filemapInvalidateUnlockShared(mm, m);
+ *   });
+ * }
+ * env.spawn("truncate", function* (env) {
+ *   yield env.sleep(1);
+ *   yield* filemapInvalidateLock(mm, m);
+ *   truncateAt = env.nowNs; // after the last shared holder left
+ *   filemapInvalidateUnlock(mm, m);
+ * });
+ * env.run();
+ * if (truncateAt !== 30 || mappingInvalidateLock(m).writer !== null) throw new Error(`${truncateAt}`);
+ * ```
+ */
 export function filemapInvalidateUnlockShared(mm: Mm, mapping: AddressSpace): void {
   mappingInvalidateLock(mapping).upRead(mm.env);
 }
