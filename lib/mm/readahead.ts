@@ -49,12 +49,40 @@ import {
   mappingMinFolioOrder,
 } from "./pagemap.ts";
 
-/** VM_READAHEAD_PAGES in bytes (include/linux/mm.h: SZ_128K). */
+/**
+ * VM_READAHEAD_PAGES in bytes (include/linux/mm.h: SZ_128K).
+ *
+ * @example
+ * ```ts
+ * import { Engine, fileRaStateInit, Mm, VM_READAHEAD_BYTES } from "@mmsim/mmsim";
+ * // 128 KiB of readahead is 32 pages of 4 KiB but only 2 of 64 KiB.
+ * for (const [pageSizeBytes, pages] of [[4096, 32], [65536, 2]] as const) {
+ *   const mm = new Mm(new Engine(), { memory: { nrFrames: 64, pageSizeBytes } });
+ *   if (fileRaStateInit(mm).raPages !== VM_READAHEAD_BYTES / pageSizeBytes || pages !== VM_READAHEAD_BYTES / pageSizeBytes) {
+ *     throw new Error(`${pageSizeBytes}`);
+ *   }
+ * }
+ * ```
+ */
 export const VM_READAHEAD_BYTES = 128 * 1024;
 
 /**
  * `struct file_ra_state` (include/linux/fs.h): the readahead window of one open file.
  * Positions are page indices (the model reads whole pages).
+ *
+ * @example The first read of a file: a 4-page window with PG_readahead on its async part
+ * ```ts
+ * import { AddressSpace, Engine, fileRaStateInit, type FileRaState, filemapGetEntry, Mm, pageCacheSyncReadahead, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { *readFolio() { return 0; } } });
+ * const ra: FileRaState = fileRaStateInit(mm);
+ * env.spawn("read", function* () { yield* pageCacheSyncReadahead(mm, m, ra, 0, 1); });
+ * env.run();
+ * // get_init_ra_size(1, 32) = 4; async_size = size − req_count; the mark starts the async part.
+ * if (ra.start !== 0 || ra.size !== 4 || ra.asyncSize !== 3) throw new Error(JSON.stringify(ra));
+ * if (!mm.mem.testFlag(filemapGetEntry(m, 1), PG.readahead)) throw new Error("PG_readahead on index 1");
+ * ```
  */
 export interface FileRaState {
   /** Where the current window starts. */
@@ -124,6 +152,22 @@ export function mappingDefaultRa(mm: Mm, mapping: AddressSpace): FileRaState {
  * folios of the current batch (each still holding the reference taken at allocation), `index`
  * is `_index` (first page of the batch) and `nrPages` is `_nr_pages`; `ra` is the file's
  * window (null for readahead without one).
+ *
+ * @example POSIX_FADV_RANDOM: readahead of the request only
+ * ```ts
+ * import { AddressSpace, Engine, fileRaStateInit, Mm, pageCacheSyncRa, type Ractl, readaheadControl } from "@mmsim/mmsim";
+ * const pages: number[] = [];
+ * for (const random of [false, true]) {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ *   const m = AddressSpace.create(mm, { name: "f", aops: { *readFolio() { return 0; } } });
+ *   const rac: Ractl = readaheadControl(m, { ...fileRaStateInit(mm), random }, 0);
+ *   env.spawn("read", function* () { yield* pageCacheSyncRa(mm, rac, 1); });
+ *   env.run();
+ *   pages.push(m.nrpages);
+ * }
+ * if (pages.join() !== "4,1") throw new Error(`${pages}`);
+ * ```
  */
 export interface Ractl extends ReadaheadControl {
   /** The file's readahead window. */
@@ -706,6 +750,24 @@ export function* pageCacheSyncReadahead(
 /**
  * page_cache_async_readahead() (include/linux/pagemap.h): DEFINE_READAHEAD at the marked
  * folio + page_cache_async_ra.
+ *
+ * @example Reaching the PG_readahead mark pushes the window ahead
+ * ```ts
+ * import { AddressSpace, Engine, fileRaStateInit, filemapGetEntry, Mm, pageCacheAsyncReadahead, pageCacheSyncReadahead, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { *readFolio() { return 0; } } });
+ * const ra = fileRaStateInit(mm);
+ * env.spawn("read", function* () {
+ *   yield* pageCacheSyncReadahead(mm, m, ra, 0, 1); // pages 0–3, mark on 1
+ *   const marked = filemapGetEntry(m, 1);
+ *   yield* pageCacheAsyncReadahead(mm, m, ra, marked, 1); // the reader got to page 1
+ *   if (mm.mem.testFlag(marked, PG.readahead)) throw new Error("the mark is consumed");
+ * });
+ * env.run();
+ * // The next window starts where the last ended and doubles (get_next_ra_size).
+ * if (ra.start !== 4 || ra.size !== 8 || m.nrpages !== 12) throw new Error(JSON.stringify(ra));
+ * ```
  */
 export function* pageCacheAsyncReadahead(
   mm: Mm,
