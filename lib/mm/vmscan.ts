@@ -87,9 +87,59 @@ import {
 } from "./page_alloc.ts";
 import { folioWaitWriteback } from "./writeback.ts";
 
-/** DEF_PRIORITY (mm/vmscan.c): the first scan covers lru_size >> 12 pages. */
+/**
+ * DEF_PRIORITY (mm/vmscan.c): the first scan covers lru_size >> 12 pages.
+ *
+ * @example A pass scans lru_size >> priority pages
+ * ```ts
+ * import { AddressSpace, DEF_PRIORITY, Engine, filemapAddFolio, folioAlloc, folioPut, GFP_KERNEL, Mm, PG, scanControl, shrinkNode } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * for (let i = 0; i < 64; i++) {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioPut(mm, f);
+ * }
+ * const reclaimed: number[] = [];
+ * env.spawn("reclaim", function* () {
+ *   for (const priority of [DEF_PRIORITY, 0]) {
+ *     reclaimed.push(yield* shrinkNode(mm, scanControl({ gfpMask: GFP_KERNEL, priority })));
+ *   }
+ * });
+ * env.run();
+ * // 64 >> 12 = 0: the first pass at DEF_PRIORITY looks at nothing; priority 0 scans it all.
+ * if (scanControl({ gfpMask: GFP_KERNEL }).priority !== DEF_PRIORITY || reclaimed[0] !== 0 || !(reclaimed[1]! > 0)) {
+ *   throw new Error(`${reclaimed}`);
+ * }
+ * ```
+ */
 export const DEF_PRIORITY = 12;
-/** MAX_RECLAIM_RETRIES (mm/internal.h): kswapd gives up on a node after this many failures. */
+/**
+ * MAX_RECLAIM_RETRIES (mm/internal.h): kswapd gives up on a node after this many failures.
+ *
+ * @example kswapd that failed MAX_RECLAIM_RETRIES times is not woken any more
+ * ```ts
+ * import { Engine, GFP_KERNEL, MAX_RECLAIM_RETRIES, MIGRATE, Mm, pgdatFlags, spawnKswapd, wakeupKswapd } from "@mmsim/mmsim";
+ * const env = new Engine({ trace: true });
+ * const mm = new Mm(env, { memory: { nrFrames: 1024 } });
+ * while (mm.zone.nrFreePages > mm.zone.wmarkMin) mm.zone.allocPages(0, MIGRATE.UNMOVABLE); // unbalanced
+ * spawnKswapd(mm);
+ * const wakes: number[] = [];
+ * env.spawn("allocator", function* (env) {
+ *   yield env.sleep(1); // kswapd is asleep in kswapd_try_to_sleep
+ *   pgdatFlags(mm).kswapdFailures = MAX_RECLAIM_RETRIES;
+ *   wakeupKswapd(mm, 0, GFP_KERNEL);
+ *   wakes.push(env.trace!.ofKind("mm_vmscan_wakeup_kswapd").length);
+ *   pgdatFlags(mm).kswapdFailures = 0;
+ *   wakeupKswapd(mm, 0, GFP_KERNEL);
+ *   wakes.push(env.trace!.ofKind("mm_vmscan_wakeup_kswapd").length);
+ * });
+ * env.run();
+ * if (wakes.join() !== "0,1") throw new Error(`${wakes}`);
+ * ```
+ */
 export const MAX_RECLAIM_RETRIES = 16;
 /** GFP_RECLAIM_MASK (mm/internal.h): the bits memcg reclaim keeps from the caller's gfp. */
 const GFP_RECLAIM_MASK = __GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOWARN |
@@ -97,7 +147,29 @@ const GFP_RECLAIM_MASK = __GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GF
 /** One jiffy at HZ=250, in ns. */
 const JIFFY_NS = 4_000_000;
 
-/** Per-scan counters of `struct scan_control` `nr` (summed over shrink_inactive_list calls). */
+/**
+ * Per-scan counters of `struct scan_control` `nr` (summed over shrink_inactive_list calls).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, folioMarkDirty, folioPut, GFP_KERNEL, Mm, PG, scanControl, type ScanNr, shrinkNode } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * for (let i = 0; i < 8; i++) {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioMarkDirty(mm, f); // nobody started writeback yet
+ *   folioPut(mm, f);
+ * }
+ * const sc = scanControl({ gfpMask: GFP_KERNEL, priority: 0 });
+ * env.spawn("reclaim", function* () { yield* shrinkNode(mm, sc); });
+ * env.run();
+ * const nr: ScanNr = sc.nr;
+ * if (nr.taken !== 8 || nr.fileTaken !== 8 || nr.unqueuedDirty !== 8 || nr.writeback !== 0) throw new Error(JSON.stringify(nr));
+ * ```
+ */
 export interface ScanNr {
   /** Dirty or writeback folios taken (stat.nr_dirty). */
   dirty: number;
@@ -115,7 +187,33 @@ export interface ScanNr {
   taken: number;
 }
 
-/** `struct scan_control` (mm/vmscan.c), the parts modelled. */
+/**
+ * `struct scan_control` (mm/vmscan.c), the parts modelled.
+ *
+ * @example Legacy memcg v1 reclaim waits for writeback (case 3)
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, folioEndWriteback, folioIsolateLru, folioPut, folioStartWriteback, GFP_KERNEL, Mm, PG, type ScanControl, scanControl, shrinkFolioList } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, AddressSpace.create(mm, { name: "fuse" }), f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * folioPut(mm, f);
+ * folioStartWriteback(mm, f);
+ * mm.mem.setFlag(f, PG.reclaim);
+ * folioIsolateLru(mm.lruvec, f);
+ * const sc: ScanControl = scanControl({ gfpMask: GFP_KERNEL, cgroupReclaim: true, targetMemcgV1: true });
+ * let doneAt = -1, waited = 0;
+ * env.spawn("memcg reclaim", function* (env) {
+ *   const st = yield* shrinkFolioList(mm, [f], sc);
+ *   waited = st.nrWaited;
+ *   doneAt = env.nowNs;
+ * });
+ * env.spawn("end_io", function* (env) { yield env.sleep(1_000_000); yield* folioEndWriteback(mm, f); });
+ * env.run();
+ * if (waited !== 1 || doneAt !== 1_000_000) throw new Error(`waited ${waited}, done at ${doneAt}`);
+ * ```
+ */
 export interface ScanControl {
   /** nr_to_reclaim: stop once this many pages were reclaimed. */
   nrToReclaim: number;
@@ -195,7 +293,33 @@ function zeroNr(): ScanNr {
   };
 }
 
-/** `struct reclaim_stat` (include/linux/vmstat.h), plus the pages reclaimed. */
+/**
+ * `struct reclaim_stat` (include/linux/vmstat.h), plus the pages reclaimed.
+ *
+ * @example Reclaim frees a clean folio and leaves a dirty one marked for immediate reclaim
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, folioIsolateLru, folioMarkDirty, folioPut, GFP_KERNEL, Mm, PG, type ReclaimStat, scanControl, shrinkFolioList } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const [clean, dirty] = [0, 1].map((i) => {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   folioPut(mm, f);
+ *   folioIsolateLru(mm.lruvec, f);
+ *   return f;
+ * }) as [number, number];
+ * folioMarkDirty(mm, dirty);
+ * const list = [clean, dirty];
+ * const stats: ReclaimStat[] = [];
+ * env.spawn("direct reclaim", function* () { stats.push(yield* shrinkFolioList(mm, list, scanControl({ gfpMask: GFP_KERNEL }))); });
+ * env.run();
+ * const st = stats[0]!;
+ * if (st.nrReclaimed !== 1 || st.nrDirty !== 1 || st.nrUnqueuedDirty !== 1 || st.nrPageout !== 0) throw new Error(JSON.stringify(st));
+ * if (list.join() !== `${dirty}` || !mm.mem.testFlag(dirty, PG.reclaim)) throw new Error("dirty folio kept, PG_reclaim set");
+ * ```
+ */
 export interface ReclaimStat {
   /** nr_dirty: dirty or writeback folios (pages). */
   nrDirty: number;
@@ -221,7 +345,33 @@ export interface ReclaimStat {
   nrWaited: number;
 }
 
-/** Node and lruvec reclaim flags (`pgdat->flags`, `lruvec->flags`), kswapd's state. */
+/**
+ * Node and lruvec reclaim flags (`pgdat->flags`, `lruvec->flags`), kswapd's state.
+ *
+ * @example With PGDAT_WRITEBACK set, kswapd counts a recycled PG_reclaim folio as case 1
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, folioAlloc, folioIsolateLru, folioPut, folioStartWriteback, GFP_KERNEL, Mm, pgdatFlags, type PgdatFlags, PG, scanControl, shrinkFolioList, TaskFlag } from "@mmsim/mmsim";
+ * const cases: string[] = [];
+ * for (const flagged of [false, true]) {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, AddressSpace.create(mm, { name: "f" }), f, 0);
+ *   folioPut(mm, f);
+ *   folioStartWriteback(mm, f);
+ *   mm.mem.setFlag(f, PG.reclaim); // reclaim met it before
+ *   folioIsolateLru(mm.lruvec, f);
+ *   const flags: PgdatFlags = pgdatFlags(mm);
+ *   flags.PGDAT_WRITEBACK = flagged;
+ *   env.spawn("kswapd0", function* () {
+ *     const st = yield* shrinkFolioList(mm, [f], scanControl({ gfpMask: GFP_KERNEL }));
+ *     cases.push(st.nrImmediate ? "case 1" : st.nrWriteback ? "case 2" : "?");
+ *   }, { flags: TaskFlag.KSWAPD | TaskFlag.MEMALLOC });
+ *   env.run();
+ * }
+ * if (cases.join() !== "case 2,case 1") throw new Error(`${cases}`);
+ * ```
+ */
 export interface PgdatFlags {
   /** PGDAT_WRITEBACK: kswapd saw only folios under writeback; case 1 applies. */
   PGDAT_WRITEBACK: boolean;
