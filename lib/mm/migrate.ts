@@ -102,10 +102,53 @@ export type MigrateReason =
  * its head pfn with refcount 1, or -1 (the kernel's NULL, which migration reports as -ENOMEM).
  * A generator because the kernel's allocator may sleep (reclaim) and compaction's scanner
  * reschedules.
+ *
+ * @example No destination: migrate_pages() returns -ENOMEM
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, isolateFolioForMigration, migratePages, Mm, type NewFolioFn, PG, putbackMovablePages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * isolateFolioForMigration(mm, f);
+ * const noMemory: NewFolioFn = function* () { return -1; }; // the allocator's NULL
+ * env.spawn("compact", function* () {
+ *   const r = yield* migratePages(mm, [f], noMemory, "MIGRATE_ASYNC", "MR_COMPACTION");
+ *   if (r.errno !== "ENOMEM" || r.failed.join() !== `${f}`) throw new Error(JSON.stringify(r.errno));
+ *   putbackMovablePages(mm, r.failed);
+ * });
+ * env.run();
+ * ```
  */
 export type NewFolioFn = (mm: Mm, src: number) => Process<number>;
 
-/** `put_new_folio` (`free_folio_t`): take back a destination that was not used. */
+/**
+ * `put_new_folio` (`free_folio_t`): take back a destination that was not used.
+ *
+ * @example A destination that was allocated but not used goes back through put_new_folio
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioGet, folioPut, type FreeFolioFn, isolateFolioForMigration, migratePages, Mm, PG, putbackMovablePages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * folioGet(mm, f); // an unexpected reference: every attempt fails with -EAGAIN
+ * isolateFolioForMigration(mm, f);
+ * let returned = 0;
+ * const putNewFolio: FreeFolioFn = (mm, dst) => { returned++; folioPut(mm, dst); };
+ * const free = mm.zone.nrFreePages;
+ * env.spawn("migrate", function* () {
+ *   const r = yield* migratePages(mm, [f], allocMigrationTarget, "MIGRATE_SYNC", "MR_SYSCALL", { putNewFolio });
+ *   putbackMovablePages(mm, r.failed);
+ * });
+ * env.run();
+ * if (returned === 0 || mm.zone.nrFreePages !== free) throw new Error(`${returned} destinations returned`);
+ * ```
+ */
 export type FreeFolioFn = (mm: Mm, dst: number) => void;
 
 /**
@@ -125,7 +168,31 @@ export interface MigrateCost {
   folioNs: number;
 }
 
-/** Input of {@link MigrateCost}: every field optional. */
+/**
+ * Input of {@link MigrateCost}: every field optional.
+ *
+ * @example Copy time grows with the folio's size
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioPut, isolateFolioForMigration, MigrateCost, type MigrateCostInput, migratePages, Mm, PG } from "@mmsim/mmsim";
+ * const cost: MigrateCostInput = { copyNsPerPage: 1000 }; // folioNs keeps its default
+ * if (MigrateCost.parse(cost).folioNs !== 1000) throw new Error("default per-folio cost");
+ * const took: number[] = [];
+ * for (const order of [0, 2]) {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ *   const m = AddressSpace.create(mm, { name: "f", maxOrder: 2, aops: { migrateFolio: filemapMigrateFolio } });
+ *   const f = folioAlloc(mm, order);
+ *   filemapAddFolio(mm, m, f, 0);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   isolateFolioForMigration(mm, f);
+ *   folioPut(mm, f); // the allocation's reference
+ *   env.spawn("migrate", function* () { yield* migratePages(mm, [f], allocMigrationTarget, "MIGRATE_SYNC", "MR_SYSCALL", { cost }); });
+ *   env.run();
+ *   took.push(env.nowNs);
+ * }
+ * if (took.join() !== "2000,5000") throw new Error(`${took}`); // 1000 + 1000 × pages
+ * ```
+ */
 export type MigrateCostInput = Partial<MigrateCost>;
 
 const migrateCostSchema = z.object({
@@ -141,7 +208,29 @@ export const MigrateCost: ConfigSchema<MigrateCost, MigrateCostInput> = defineCo
   migrateCostSchema,
 );
 
-/** Options of {@link migratePages}. */
+/**
+ * Options of {@link migratePages}.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioPut, isolateFolioForMigration, type MigrateOptions, migratePages, Mm, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const folios = [0, 1].map((i) => {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   isolateFolioForMigration(mm, f);
+ *   folioPut(mm, f);
+ *   return f;
+ * });
+ * const opts: MigrateOptions = { cost: { folioNs: 5000, copyNsPerPage: 0 } };
+ * env.spawn("migrate", function* () { yield* migratePages(mm, folios, allocMigrationTarget, "MIGRATE_ASYNC", "MR_COMPACTION", opts); });
+ * env.run();
+ * if (env.nowNs !== 10_000) throw new Error(`two folios at 5 µs each, took ${env.nowNs}`);
+ * ```
+ */
 export interface MigrateOptions {
   /** `put_new_folio`: where unused destinations go (default `folio_put`). */
   putNewFolio?: FreeFolioFn;
@@ -149,7 +238,32 @@ export interface MigrateOptions {
   cost?: MigrateCostInput;
 }
 
-/** The final outcome of one source folio. */
+/**
+ * The final outcome of one source folio.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolio, filemapGetEntry, filemapMigrateFolio, folioAlloc, folioPut, isolateFolioForMigration, type MigrateOutcome, migratePages, Mm, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 7);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * mm.mem.data[f] = 42;
+ * isolateFolioForMigration(mm, f);
+ * folioPut(mm, f);
+ * const out: MigrateOutcome[] = [];
+ * env.spawn("migrate", function* () {
+ *   out.push(...(yield* migratePages(mm, [f], allocMigrationTarget, "MIGRATE_SYNC", "MR_SYSCALL")).outcomes);
+ * });
+ * env.run();
+ * const o = out[0]!;
+ * if (o.rc !== "MIGRATEPAGE_SUCCESS" || o.attempts !== 1 || o.split !== null) throw new Error(JSON.stringify(o));
+ * // The destination took the source's place and contents; the source was freed.
+ * if (filemapGetEntry(m, 7) !== o.dst || mm.mem.data[o.dst] !== 42 || mm.mem.refcount[f] !== 0) throw new Error("moved");
+ * ```
+ */
 export interface MigrateOutcome {
   /** Source head pfn. */
   folio: number;
@@ -171,6 +285,35 @@ export interface MigrateOutcome {
  * failure reasons. Besides the kernel's counters (pgmigrate_success / pgmigrate_fail /
  * thp_migration_success / _fail / _split), `mm.vmstat` gets the model counters
  * `migrate_split_attempt` and `migrate_split` (large folios of any order split after -ENOMEM).
+ *
+ * @example A pinned folio stays behind
+ * ```ts
+ * import { AddressSpace, allocMigrationTarget, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioGet, folioPut, isolateFolioForMigration, migratePages, type MigrateResult, Mm, PG, putbackMovablePages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const [free, pinned] = [0, 1].map((i) => {
+ *   const f = folioAlloc(mm, 0);
+ *   filemapAddFolio(mm, m, f, i);
+ *   mm.mem.setFlag(f, PG.uptodate);
+ *   isolateFolioForMigration(mm, f);
+ *   folioPut(mm, f);
+ *   return f;
+ * }) as [number, number];
+ * folioGet(mm, pinned); // e.g. a GUP pin
+ * const results: MigrateResult[] = [];
+ * env.spawn("migrate", function* () {
+ *   const r = yield* migratePages(mm, [free, pinned], allocMigrationTarget, "MIGRATE_SYNC", "MR_SYSCALL");
+ *   results.push(r);
+ *   putbackMovablePages(mm, r.failed);
+ * });
+ * env.run();
+ * const r = results[0]!;
+ * if (r.nrFailed !== 1 || r.nrSucceeded !== 1 || r.reasons.EAGAIN !== 1 || r.failed.join() !== `${pinned}`) {
+ *   throw new Error(JSON.stringify({ ...r, outcomes: undefined }));
+ * }
+ * if (mm.vmstat.get("pgmigrate_success") !== 1 || mm.vmstat.get("pgmigrate_fail") !== 1) throw new Error("vmstat");
+ * ```
  */
 export interface MigrateResult {
   /**
