@@ -46,10 +46,28 @@ import {
 /**
  * How big the stress sweeps are: "quick" (tests), "notebook" (every δ of the figures, fewer
  * completions), "full" (`deno task reproduce`).
+ *
+ * @example
+ * ```ts
+ * import { thread003MigratePoints, type Thread003Size } from "@mmsim/mmsim";
+ * const size: Thread003Size = "quick"; // the size the claims tests use: 3 cache-write durations
+ * const points = thread003MigratePoints({ seed: 1, size });
+ * if (new Set(points.map((p) => p.cacheWriteNs)).size !== 3) throw new Error(`${points.length}`);
+ * ```
  */
 export type Thread003Size = "quick" | "notebook" | "full";
 
-/** Options of the evidence functions. */
+/**
+ * Options of the evidence functions.
+ *
+ * @example
+ * ```ts
+ * import { c34Evidence, type Thread003Options } from "@mmsim/mmsim";
+ * const opts: Thread003Options = { seed: 1, size: "quick" };
+ * const ev = c34Evidence(opts);
+ * if (!ev.agrees) throw new Error(ev.detail);
+ * ```
+ */
 export interface Thread003Options {
   /** Seed of every stress run. */
   seed: number;
@@ -57,7 +75,21 @@ export interface Thread003Options {
   size?: Thread003Size;
 }
 
-/** What a claim of thread 003 rests on. */
+/**
+ * What a claim of thread 003 rests on.
+ *
+ * @example
+ * ```ts
+ * import { c34Evidence, type MigrateRaceResult, type Thread003Evidence } from "@mmsim/mmsim";
+ * const ev: Thread003Evidence<MigrateRaceResult> = c34Evidence({ seed: 1, size: "quick" });
+ * // C3.4: one exhaustive exploration per expected-reference rule, and Plot C's points.
+ * if (Object.keys(ev.explorations).join() !== "current rule,counted") throw new Error();
+ * if (ev.explorations["current rule"]!.verdicts["migration -EAGAIN"] !== "Always") {
+ *   throw new Error(ev.verdict);
+ * }
+ * if (!ev.agrees || ev.points.some((p) => p.useAfterFree !== 0)) throw new Error(ev.detail);
+ * ```
+ */
 export interface Thread003Evidence<P> {
   /** Computed verdict (compare with the claim's `expected`). */
   verdict: string;

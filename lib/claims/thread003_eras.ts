@@ -109,11 +109,27 @@ export function thread003Eras(o: Thread003Options): Thread003EraRow[] {
   return rows;
 }
 
-/** One row of {@link thread003RefCost}. */
+/**
+ * One row of {@link thread003RefCost}.
+ *
+ * @example
+ * ```ts
+ * import { type RefCostRow, thread003RefCost } from "@mmsim/mmsim";
+ * const rows: RefCostRow[] = thread003RefCost();
+ * const withRef = rows.filter((r) => r.design.startsWith("reference"));
+ * // A reference paired with the bit costs one folio_get and one folio_put per I/O.
+ * if (withRef.length !== 2 || withRef.some((r) => r.extraRefOpsPerIo !== 2)) {
+ *   throw new Error(JSON.stringify(rows));
+ * }
+ * if (rows.map((r) => r.bit).join() !== "PG_writeback,PG_writeback,PG_private_2,PG_private_2") {
+ *   throw new Error("both bits");
+ * }
+ * ```
+ */
 export interface RefCostRow {
   /** "PG_writeback" or "PG_private_2". */
   bit: string;
-  /** "no reference" or "reference". */
+  /** "no reference …" or "reference …", with the era or commit, e.g. "reference (v5.13+)". */
   design: string;
   /** Extra atomic refcount operations per I/O (folio_get + folio_put). */
   extraRefOpsPerIo: number;

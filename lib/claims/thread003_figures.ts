@@ -309,7 +309,28 @@ export function raceSwimLanes(cx: Counterexample, title?: string): Figure {
   });
 }
 
-/** One bar of {@link thread003EraFigure}. */
+/**
+ * One bar of {@link thread003EraFigure}.
+ *
+ * @example
+ * ```ts
+ * import { kernelEra, runWbRace, thread003EraFigure, type Thread003EraRow } from "@mmsim/mmsim";
+ * const row = (era: string): Thread003EraRow => {
+ *   const e = kernelEra(era);
+ *   const r = runWbRace({
+ *     ref: e.endWritebackTakesRef,
+ *     loop: e.waitWritebackLoops,
+ *     delayNs: 10_000,
+ *     completions: 500,
+ *   });
+ *   const perMillion = r.violationsPerMillion;
+ *   return { scenario: "PG_writeback", era, metric: "violations", perMillion };
+ * };
+ * const rows = [row("5.9"), row("6.12")];
+ * if (rows[1]!.perMillion !== 0) throw new Error("6.12 holds a reference and loops");
+ * if (!thread003EraFigure(rows).svg.includes("5.9")) throw new Error("one bar per era");
+ * ```
+ */
 export interface Thread003EraRow {
   /** "PG_writeback", "PG_private_2", "migration". */
   scenario: string;

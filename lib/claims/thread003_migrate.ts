@@ -124,7 +124,20 @@ export interface MigrateRaceConfig {
   seed: number;
 }
 
-/** Input of {@link MigrateRaceConfig}: every field optional. */
+/**
+ * Input of {@link MigrateRaceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { MigrateRaceConfig, type MigrateRaceConfigInput, runMigrateRace } from "@mmsim/mmsim";
+ * // v5.13–v5.19: folio_expected_ref_count() counts PG_private_2, so migration does not back off.
+ * const input: MigrateRaceConfigInput = { countsPrivate2: true, cacheWriteNs: 1e6, attempts: 50 };
+ * if (MigrateRaceConfig.parse(input).pages !== 4) throw new Error("default: 4 pages");
+ * const r = runMigrateRace(input);
+ * if (!r.variant.startsWith("counted") || r.attempts !== 50) throw new Error(r.variant);
+ * if (r.private2Dropped > r.migrated) throw new Error("a dropped bit needs a migration");
+ * ```
+ */
 export type MigrateRaceConfigInput = Partial<MigrateRaceConfig>;
 
 const migrateRaceSchema = z.object({
@@ -143,7 +156,19 @@ void _migrateRaceTypes;
 export const MigrateRaceConfig: ConfigSchema<MigrateRaceConfig, MigrateRaceConfigInput> =
   defineConfig("MigrateRaceConfig", migrateRaceSchema);
 
-/** What one {@link runMigrateRace} measured. */
+/**
+ * What one {@link runMigrateRace} measured.
+ *
+ * @example
+ * ```ts
+ * import { type MigrateRaceResult, runMigrateRace } from "@mmsim/mmsim";
+ * const r: MigrateRaceResult = runMigrateRace({ cacheWriteNs: 1e6, attempts: 50 }); // v6.0+ rule
+ * if (r.eagainRate !== r.eagain / r.attempts) throw new Error("per attempt");
+ * if (r.lostWaitsPerAttempt !== r.lostWaits / r.attempts) throw new Error("per attempt");
+ * // The current rule never migrates a folio under a cache write: no bit is dropped.
+ * if (r.private2Dropped !== 0 || r.useAfterFree !== 0) throw new Error(JSON.stringify(r));
+ * ```
+ */
 export interface MigrateRaceResult {
   /** "current rule (v6.0+)" or "counted (v5.13–5.19, Hugh 2025)". */
   variant: string;

@@ -46,7 +46,18 @@ import {
 } from "./_thread003_common.ts";
 import { refWaitLabel, type RefWaitVariant } from "./thread003_wb.ts";
 
-/** A PG_private_2 design: {no ref, ref} × {if, while}, and whether release/invalidate wait. */
+/**
+ * A PG_private_2 design: {no ref, ref} × {if, while}, and whether release/invalidate wait.
+ *
+ * @example
+ * ```ts
+ * import { type Private2Variant, private2Label, runNetfsRace } from "@mmsim/mmsim";
+ * const v5_13: Private2Variant = { ref: true, loop: true, releaseWaits: true };
+ * const r = runNetfsRace({ ...v5_13, delayNs: 10_000, completions: 500 });
+ * if (r.variant !== private2Label(v5_13)) throw new Error(r.variant);
+ * if (r.uafPerMillion !== 0 || r.violationsPerMillion !== 0) throw new Error(JSON.stringify(r));
+ * ```
+ */
 export interface Private2Variant extends RefWaitVariant {
   /** netfs_release_folio / netfs_invalidate_folio wait for PG_private_2 (false: v6.10 [U]). */
   releaseWaits: boolean;
@@ -179,7 +190,21 @@ export interface NetfsRaceConfig {
   seed: number;
 }
 
-/** Input of {@link NetfsRaceConfig}: every field optional. */
+/**
+ * Input of {@link NetfsRaceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { NetfsRaceConfig, type NetfsRaceConfigInput, runNetfsRace } from "@mmsim/mmsim";
+ * const input: NetfsRaceConfigInput = { ref: true, loop: true, delayNs: 10_000, completions: 500 };
+ * if (NetfsRaceConfig.parse(input).reclaimIntervalNs !== 50_000) throw new Error("defaults");
+ * const r = runNetfsRace(input);
+ * // With the reference, each cache write costs a folio_get and a folio_put.
+ * if (Math.round(r.refOpsPerWrite) !== 2 || r.completions < 500) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export type NetfsRaceConfigInput = Partial<NetfsRaceConfig>;
 
 const netfsRaceSchema = z.object({
@@ -208,7 +233,24 @@ export const NetfsRaceConfig: ConfigSchema<NetfsRaceConfig, NetfsRaceConfigInput
   netfsRaceSchema,
 );
 
-/** What one {@link runNetfsRace} measured. */
+/**
+ * What one {@link runNetfsRace} measured.
+ *
+ * @example
+ * ```ts
+ * import { type NetfsRaceResult, runNetfsRace } from "@mmsim/mmsim";
+ * // The Feb 2021 posting: no reference with the bit, `if` waiters.
+ * const r: NetfsRaceResult = runNetfsRace({ delayNs: 10_000, completions: 500 });
+ * const perM = (k: number) => (k / r.completions) * 1e6;
+ * if (Math.abs(r.uafPerMillion - perM(r.staleCompletions + r.staleWakes)) > 1e-6) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * if (Math.abs(r.violationsPerMillion - perM(r.startBug + r.badPage + r.other)) > 1e-6) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * if (r.refOpsPerWrite !== 0 || r.variant !== "no ref + if") throw new Error("no references");
+ * ```
+ */
 export interface NetfsRaceResult {
   /** The variant label. */
   variant: string;

@@ -75,7 +75,19 @@ import {
   writeCachePages,
 } from "../mm/writeback.ts";
 
-/** One of the four designs: {no ref, ref} × {if-wait, while-wait}. */
+/**
+ * One of the four designs: {no ref, ref} × {if-wait, while-wait}.
+ *
+ * @example
+ * ```ts
+ * import { type RefWaitVariant, refWaitLabel, runWbRace } from "@mmsim/mmsim";
+ * const v5_11: RefWaitVariant = { ref: true, loop: true }; // 073861ed77b6 + c2407cf7d22d
+ * const r = runWbRace({ ...v5_11, delayNs: 10_000, completions: 500 });
+ * if (r.variant !== refWaitLabel(v5_11) || r.violationsPerMillion !== 0) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export interface RefWaitVariant {
   /** The end of I/O holds a folio reference across clear + δ + wake (073861ed77b6). */
   ref: boolean;
@@ -308,7 +320,18 @@ export interface WbRaceConfig {
   seed: number;
 }
 
-/** Input of {@link WbRaceConfig}: every field optional. */
+/**
+ * Input of {@link WbRaceConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { runWbRace, WbRaceConfig, type WbRaceConfigInput } from "@mmsim/mmsim";
+ * const input: WbRaceConfigInput = { ref: true, loop: true, delayNs: 10_000, completions: 500 };
+ * if (WbRaceConfig.parse(input).files !== 4) throw new Error("default: 4 one-page files");
+ * const r = runWbRace(input);
+ * if (r.completions < 500 || r.bugOn !== 0 || r.exhausted) throw new Error(JSON.stringify(r));
+ * ```
+ */
 export type WbRaceConfigInput = Partial<WbRaceConfig>;
 
 const wbRaceSchema = z.object({
@@ -335,7 +358,20 @@ export const WbRaceConfig: ConfigSchema<WbRaceConfig, WbRaceConfigInput> = defin
   wbRaceSchema,
 );
 
-/** What one {@link runWbRace} measured. */
+/**
+ * What one {@link runWbRace} measured.
+ *
+ * @example
+ * ```ts
+ * import { runWbRace, type WbRaceResult } from "@mmsim/mmsim";
+ * // v5.9: no reference across δ, and waiters that wait once.
+ * const r: WbRaceResult = runWbRace({ ref: false, loop: false, delayNs: 1e4, completions: 500 });
+ * // staleWakes are a part of freedDuringDelay, counted once.
+ * const all = r.bugOn + r.badPage + r.freedDuringDelay + r.other;
+ * if (Math.abs(r.violationsPerMillion - (all / r.completions) * 1e6) > 1e-6) throw new Error();
+ * if (r.staleWakes > r.freedDuringDelay || r.variant !== "no ref + if") throw new Error();
+ * ```
+ */
 export interface WbRaceResult {
   /** The variant label ("no ref + if" …). */
   variant: string;
