@@ -47,7 +47,31 @@ import { folioMarkDirtyAny, folioPutRefsAny } from "./_anon.ts";
  */
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
-/** Options of {@link pinUserPages} and {@link getUserPages}. */
+/**
+ * Options of {@link pinUserPages} and {@link getUserPages}.
+ *
+ * @example FOLL_LONGTERM migrates a page out of CMA before pinning it
+ * ```ts
+ * import { Engine, folioIsLongtermPinnable, type GupOptions, Mm, mmapRegion, pinUserPages, unpinUserPages, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * // Two thirds CMA: movable allocations prefer CMA while it holds most of the free memory.
+ * const mm = new Mm(env, { memory: { nrFrames: 1536, pageblockOrder: 9 }, zone: { cma: [{ startPfn: 0, endPfn: 1024 }] } });
+ * const vma = mmapRegion(mm, { nrPages: 1 });
+ * const seen: number[] = [];
+ * env.spawn("rdma", function* () {
+ *   yield* userStore(mm, vma, 0);
+ *   seen.push(vma.pteOf(0)); // in CMA
+ *   const opts: GupOptions = { write: true, longterm: true };
+ *   const r = yield* pinUserPages(mm, vma, 0, 1, opts);
+ *   if (!r.ok) throw new Error(r.errno);
+ *   seen.push(r.value[0]!);
+ *   if (!folioIsLongtermPinnable(mm, r.value[0]!) || vma.pteOf(0) !== r.value[0]) throw new Error("pinnable and remapped");
+ *   unpinUserPages(mm, r.value);
+ * });
+ * env.run();
+ * if (!(seen[0]! < 1024 && seen[1]! >= 1024)) throw new Error(`${seen}`);
+ * ```
+ */
 export interface GupOptions {
   /** FOLL_WRITE: the kernel will write to the pages (a write fault makes the PTE writable). */
   write?: boolean;

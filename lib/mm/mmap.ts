@@ -99,10 +99,53 @@ export const PTE = {
 
 // ------------------------------------------------------------------ VMAs and state
 
-/** `vm_operations_struct->page_mkwrite`: same shape as `AddressSpaceOperations.pageMkwrite`. */
+/**
+ * `vm_operations_struct->page_mkwrite`: same shape as `AddressSpaceOperations.pageMkwrite`.
+ *
+ * @example The first store to a clean shared file page notifies the filesystem, later ones do not
+ * ```ts
+ * import { AddressSpace, Engine, filemapPageMkwrite, folioEndRead, Mm, mmapRegion, type PageMkwrite, PG, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const file = AddressSpace.create(mm, { name: "f", aops: { *readFolio(mm, _m, f) { folioEndRead(mm, f, true); return 0; } } });
+ * let calls = 0;
+ * const mkwrite: PageMkwrite = function* (mm, mapping, folio) {
+ *   calls++; // e.g. reserve blocks for the write
+ *   return yield* filemapPageMkwrite(mm, mapping, folio);
+ * };
+ * const vma = mmapRegion(mm, { mapping: file, nrPages: 1, pageMkwrite: mkwrite });
+ * env.spawn("user", function* () {
+ *   yield* userStore(mm, vma, 0);
+ *   yield* userStore(mm, vma, 0);
+ * });
+ * env.run();
+ * const page = vma.pteOf(0);
+ * if (calls !== 1 || !mm.mem.testFlag(page, PG.dirty) || mm.mem.testFlag(page, PG.locked)) throw new Error(`${calls} calls`);
+ * ```
+ */
 export type PageMkwrite = (mm: Mm, mapping: AddressSpace, folio: number) => Process<KResult>;
 
-/** Options of {@link mmapRegion}. */
+/**
+ * Options of {@link mmapRegion}.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, folioEndRead, Mm, mmapRegion, type MmapOptions, userLoad, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const file = AddressSpace.create(mm, { name: "f", aops: { *readFolio(mm, _m, f) { folioEndRead(mm, f, true); return 0; } } });
+ * const opts: MmapOptions = { mapping: file, nrPages: 4, write: false }; // PROT_READ, MAP_SHARED
+ * const vma = mmapRegion(mm, opts);
+ * const got: string[] = [];
+ * env.spawn("user", function* () {
+ *   const r = yield* userLoad(mm, vma, 2);
+ *   const w = yield* userStore(mm, vma, 2);
+ *   got.push(r.ok ? "read ok" : r.errno, w.ok ? "write ok" : w.errno);
+ * });
+ * env.run();
+ * if (got.join() !== "read ok,EFAULT" || !vma.shared) throw new Error(`${got}`); // SIGSEGV on the store
+ * ```
+ */
 export interface MmapOptions {
   /** The file mapped (`vm_file->f_mapping`); absent for anonymous memory. */
   mapping?: AddressSpace;
@@ -212,7 +255,28 @@ export class Vma {
   }
 }
 
-/** One PTE slot in the reverse map: the VMA and the linear page index. */
+/**
+ * One PTE slot in the reverse map: the VMA and the linear page index.
+ *
+ * @example Two mappings of one file page: two PTEs in its reverse map
+ * ```ts
+ * import { AddressSpace, Engine, folioEndRead, folioMapcount, folioRmap, Mm, mmapRegion, type PteSlot, userLoad } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const file = AddressSpace.create(mm, { name: "f", aops: { *readFolio(mm, _m, f) { folioEndRead(mm, f, true); return 0; } } });
+ * const a = mmapRegion(mm, { mapping: file, nrPages: 4 });
+ * const b = mmapRegion(mm, { mapping: file, nrPages: 2, pgoff: 2 });
+ * env.spawn("user", function* () {
+ *   yield* userLoad(mm, a, 3);
+ *   yield* userLoad(mm, b, 3);
+ * });
+ * env.run();
+ * const page = a.pteOf(3);
+ * const slots: readonly PteSlot[] = folioRmap(mm, page);
+ * if (b.pteOf(3) !== page || slots.length !== 2 || folioMapcount(mm, page) !== 2) throw new Error("shared page");
+ * if (!slots.every((s) => s.index === 3) || slots[0]!.vma === slots[1]!.vma) throw new Error("one slot per VMA");
+ * ```
+ */
 export interface PteSlot {
   /** The VMA. */
   readonly vma: Vma;
@@ -220,7 +284,24 @@ export interface PteSlot {
   readonly index: number;
 }
 
-/** Per-Mm mapping state: VMAs, i_mmap, reverse map, migration entries, GUP bookkeeping. */
+/**
+ * Per-Mm mapping state: VMAs, i_mmap, reverse map, migration entries, GUP bookkeeping.
+ *
+ * @example
+ * ```ts
+ * import { Engine, Mm, mmapRegion, type MmapState, mmapState, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const vma = mmapRegion(mm, { nrPages: 2 });
+ * env.spawn("user", function* () {
+ *   yield* userStore(mm, vma, 0); // faults the page in
+ *   yield* userStore(mm, vma, 0); // PTE present and writable: no fault
+ * });
+ * env.run();
+ * const st: MmapState = mmapState(mm);
+ * if (st.stats.faults !== 1 || st.vmas[0] !== vma || st.rmap.get(vma.pteOf(0))?.length !== 1) throw new Error(JSON.stringify(st.stats));
+ * ```
+ */
 export class MmapState {
   /** Live VMAs in creation order. */
   readonly vmas: Vma[] = [];
