@@ -85,7 +85,25 @@ export interface DioConfig {
   pageCacheSync: boolean;
 }
 
-/** Input of {@link DioConfig}: every field optional. */
+/**
+ * Input of {@link DioConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, type DioConfigInput, dioStats, Engine, iomapDioRw, Mm, mmapRegion } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * const buf = mmapRegion(mm, { nrPages: 5 });
+ * const config: DioConfigInput = { maxPagesPerBio: 2, latency: { kind: "fixed", ns: 500_000 } };
+ * env.spawn("pread", function* () {
+ *   yield* iomapDioRw(mm, "READ", { mapping: disk, index: 0, async: false }, { vma: buf, index: 0, nrPages: 5 }, config);
+ * });
+ * env.run();
+ * // 5 pages in bios of at most 2: three bios, served side by side.
+ * if (dioStats(mm).biosSubmitted !== 3 || env.nowNs !== 500_000) throw new Error(`${env.nowNs}`);
+ * ```
+ */
 export type DioConfigInput = Partial<DioConfig>;
 
 const dioSchema = z.object({
@@ -105,7 +123,31 @@ export const DioConfig: ConfigSchema<DioConfig, DioConfigInput> = defineConfig(
   dioSchema,
 );
 
-/** The file side of a direct I/O (`struct kiocb`, the parts modelled). */
+/**
+ * The file side of a direct I/O (`struct kiocb`, the parts modelled).
+ *
+ * @example A synchronous O_DIRECT read (2013 path): the disk's data lands in the user pages, which end up dirty
+ * ```ts
+ * import { AddressSpace, doBlockdevDirectIO, Engine, type IovIter, type Kiocb, Mm, mmapRegion, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * disk.backing.set(4, 40);
+ * disk.backing.set(5, 50);
+ * const buf = mmapRegion(mm, { nrPages: 2 });
+ * const iocb: Kiocb = { mapping: disk, index: 4, async: false };
+ * const iter: IovIter = { vma: buf, index: 0, nrPages: 2 };
+ * let size = 0;
+ * env.spawn("pread", function* () {
+ *   const r = yield* doBlockdevDirectIO(mm, "READ", iocb, iter);
+ *   if (r.ok) size = r.value.size;
+ * });
+ * env.run();
+ * const pages = [buf.pteOf(0), buf.pteOf(1)];
+ * if (size !== 2 || pages.map((p) => mm.mem.data[p]).join() !== "40,50") throw new Error("DMA");
+ * if (!pages.every((p) => mm.mem.testFlag(p, PG.dirty))) throw new Error("set_page_dirty_lock after a sync read");
+ * ```
+ */
 export interface Kiocb {
   /** The file read or written; its `backing` store is the disk. */
   mapping: AddressSpace;
@@ -115,7 +157,23 @@ export interface Kiocb {
   async: boolean;
 }
 
-/** The user buffer (`struct iov_iter` over one user range): pages of a VMA. */
+/**
+ * The user buffer (`struct iov_iter` over one user range): pages of a VMA.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, iomapDioRw, type IovIter, Mm, mmapRegion } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * disk.backing.set(0, 7);
+ * const buf = mmapRegion(mm, { nrPages: 4, pgoff: 100 }); // linear pages 100..103
+ * const iter: IovIter = { vma: buf, index: 102, nrPages: 1 }; // the third page of the buffer
+ * env.spawn("pread", function* () { yield* iomapDioRw(mm, "READ", { mapping: disk, index: 0, async: false }, iter); });
+ * env.run();
+ * if (mm.mem.data[buf.pteOf(102)] !== 7 || buf.pteOf(100) >= 0) throw new Error("only the iterated page is touched");
+ * ```
+ */
 export interface IovIter {
   /** The VMA the buffer lives in (anonymous memory or an mmap'ed file). */
   vma: Vma;
@@ -125,13 +183,51 @@ export interface IovIter {
   nrPages: number;
 }
 
-/** Direction of a direct I/O. */
+/**
+ * Direction of a direct I/O.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, type DioRw, Engine, iomapDioRw, Mm, mmapRegion, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * const buf = mmapRegion(mm, { nrPages: 1 });
+ * const rw: DioRw = "WRITE"; // user memory → disk
+ * env.spawn("pwrite", function* () {
+ *   yield* userStore(mm, buf, 0, 99);
+ *   yield* iomapDioRw(mm, rw, { mapping: disk, index: 3, async: false }, { vma: buf, index: 0, nrPages: 1 });
+ * });
+ * env.run();
+ * if (disk.backing.get(3) !== 99 || disk.latest.get(3) !== 99) throw new Error("written to the disk");
+ * ```
+ */
 export type DioRw = "READ" | "WRITE";
 
 /**
  * A direct-I/O bio (`struct bio` as fs/direct-io.c and iomap build it): pages of user memory
  * and the file pages they transfer to or from. (block_device.ts has the write bios of
  * page-cache writeback.)
+ *
+ * @example The 2013 path takes page references (FOLL_GET); iomap pins (FOLL_PIN)
+ * ```ts
+ * import { AddressSpace, type DioBio, doBlockdevDirectIO, Engine, iomapDioRw, Mm, mmapRegion } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * const buf = mmapRegion(mm, { nrPages: 2 });
+ * const bios: DioBio[] = [];
+ * env.spawn("reads", function* () {
+ *   const iocb = { mapping: disk, index: 0, async: false };
+ *   const a = yield* doBlockdevDirectIO(mm, "READ", iocb, { vma: buf, index: 0, nrPages: 2 });
+ *   const b = yield* iomapDioRw(mm, "READ", iocb, { vma: buf, index: 0, nrPages: 2 });
+ *   if (a.ok && b.ok) bios.push(a.value.bios[0]!, b.value.bios[0]!);
+ * });
+ * env.run();
+ * const [old, cur] = bios;
+ * if (old?.gup !== "FOLL_GET" || !old.legacy || cur?.gup !== "FOLL_PIN" || cur.legacy) throw new Error("paths");
+ * if (cur.op !== "READ" || cur.pages.length !== 2 || cur.held.some((h) => h)) throw new Error("released after completion");
+ * ```
  */
 export class DioBio {
   /** Small id for traces. */
@@ -180,7 +276,31 @@ export class DioBio {
   }
 }
 
-/** One direct I/O in flight (`struct dio` / `struct iomap_dio`). */
+/**
+ * One direct I/O in flight (`struct dio` / `struct iomap_dio`).
+ *
+ * @example An AIO read returns at once; its completion comes later
+ * ```ts
+ * import { AddressSpace, doBlockdevDirectIO, Engine, Mm, mmapRegion } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * const buf = mmapRegion(mm, { nrPages: 2 });
+ * const log: string[] = [];
+ * env.spawn("io_submit", function* (env) {
+ *   const r = yield* doBlockdevDirectIO(mm, "READ", { mapping: disk, index: 0, async: true }, { vma: buf, index: 0, nrPages: 2 }, {
+ *     latency: { kind: "fixed", ns: 1_000_000 },
+ *   });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   const dio = r.value;
+ *   log.push(`submitted @${env.nowNs} size ${dio.size}`); // EIOCBQUEUED
+ *   yield* dio.done.wait(env); // io_getevents
+ *   log.push(`done @${env.nowNs} size ${dio.size}, ${dio.rw}, ${dio.bios.length} bio`);
+ * });
+ * env.run();
+ * if (log.join("; ") !== "submitted @0 size 0; done @1000000 size 2, READ, 1 bio") throw new Error(log.join("; "));
+ * ```
+ */
 export class Dio {
   /** Direction. */
   readonly rw: DioRw;
@@ -205,7 +325,30 @@ export class Dio {
   }
 }
 
-/** Counters of the DIO model ({@link dioStats}). */
+/**
+ * Counters of the DIO model ({@link dioStats}).
+ *
+ * @example An AIO read dirties its pages at submission (bio_set_pages_dirty); a sync 2013 read does not
+ * ```ts
+ * import { AddressSpace, doBlockdevDirectIO, Engine, Mm, mmapRegion, dioStats, type DioStats } from "@mmsim/mmsim";
+ * const dirtied: number[] = [];
+ * for (const async of [false, true]) {
+ *   const env = new Engine();
+ *   const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ *   const disk = AddressSpace.create(mm, { name: "disk file" });
+ *   const buf = mmapRegion(mm, { nrPages: 2 });
+ *   env.spawn("read", function* () {
+ *     const r = yield* doBlockdevDirectIO(mm, "READ", { mapping: disk, index: 0, async }, { vma: buf, index: 0, nrPages: 2 });
+ *     if (r.ok) yield* r.value.done.wait(env);
+ *   });
+ *   env.run();
+ *   const s: DioStats = dioStats(mm);
+ *   if (s.biosCompleted !== 1 || s.deferredRedirty !== 0) throw new Error(JSON.stringify(s));
+ *   dirtied.push(s.setPagesDirty);
+ * }
+ * if (dirtied.join() !== "0,2") throw new Error(`${dirtied}`);
+ * ```
+ */
 export interface DioStats {
   /** Bios submitted to the device. */
   biosSubmitted: number;
@@ -717,7 +860,27 @@ export interface AioReadConfig {
   device: DioConfig;
 }
 
-/** Input of {@link AioReadConfig}: every field optional. */
+/**
+ * Input of {@link AioReadConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, aioDirectRead, type AioReadConfigInput, dioStats, Engine, Mm, mmapRegion } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const disk = AddressSpace.create(mm, { name: "disk file" });
+ * const buf = mmapRegion(mm, { nrPages: 4 });
+ * const input: AioReadConfigInput = {
+ *   nrPages: 4,
+ *   path: "iomap",
+ *   device: { latency: { kind: "fixed", ns: 1_000_000 }, maxPagesPerBio: 2 },
+ * };
+ * let read = 0;
+ * env.spawn("aio", function* () { const r = yield* aioDirectRead(mm, disk, buf, input); if (r.ok) read = r.value; });
+ * env.run();
+ * if (read !== 4 || dioStats(mm).biosSubmitted !== 2 || dioStats(mm).setPagesDirty !== 4) throw new Error(JSON.stringify(dioStats(mm)));
+ * ```
+ */
 export type AioReadConfigInput = Partial<Omit<AioReadConfig, "device">> & {
   /** Device and bio settings. */
   device?: DioConfigInput;
