@@ -38,19 +38,65 @@ const BUDDY = 1 << PG.buddy;
 const HEAD = 1 << PG.head;
 const RESERVED = 1 << PG.reserved;
 
-/** Outcome of an isolation step: ok, or -EBUSY naming the first pfn that blocked it. */
+/**
+ * Outcome of an isolation step: ok, or -EBUSY naming the first pfn that blocked it.
+ *
+ * @example A kernel page blocks isolation of its pageblock
+ * ```ts
+ * import { type IsolateResult, MIGRATE, PhysMem, startIsolatePageRange, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * const pfn = zone.allocPages(0, MIGRATE.UNMOVABLE); // not on the LRU, not movable
+ * const block = pfn - (pfn % 512);
+ * const r: IsolateResult = startIsolatePageRange(zone, block, block + 512, MIGRATE.MOVABLE);
+ * if (r.ok || r.failedPfn !== pfn || zone.nrIsolatePageblock !== 0) throw new Error(JSON.stringify(r));
+ * ```
+ */
 export type IsolateResult = { ok: true } | { ok: false; errno: "EBUSY"; failedPfn: number };
 
 /**
  * What the migration hook of `allocContigRange` reports. `EAGAIN` asks for another pass (the
  * kernel retries a batch up to 5 times, then gives -EBUSY); `EBUSY` means some pages stay in
  * use; `ENOMEM` (no destination page) and `EINTR` end the allocation at once.
+ *
+ * @example A migration hook that needs a second pass
+ * ```ts
+ * import { allocContigRange, MIGRATE, type MigrateRangeResult, PG, PhysMem, Zone } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 2048 });
+ * const zone = new Zone(mem);
+ * const page = zone.allocPages(0, MIGRATE.MOVABLE);
+ * mem.setFlag(page, PG.lru); // an LRU page: movable, so its pageblock can be isolated
+ * const block = page - (page % 512);
+ * let passes = 0;
+ * const migrateRange = (): MigrateRangeResult => {
+ *   if (++passes === 1) return { ok: false, errno: "EAGAIN", failedPfn: page }; // locked: try again
+ *   mem.clearFlag(page, PG.lru); // "migrated": the old page is freed
+ *   mem.refcount[page] = 0;
+ *   zone.freePages(page, 0);
+ *   return { ok: true };
+ * };
+ * const r = allocContigRange(zone, block, block + 512, MIGRATE.MOVABLE, { migrateRange });
+ * if (!r.ok || passes !== 2 || mem.refcount[page] !== 1) throw new Error(`${passes} passes`);
+ * ```
  */
 export type MigrateRangeResult =
   | { ok: true }
   | { ok: false; errno: "EBUSY" | "EAGAIN" | "ENOMEM" | "EINTR"; failedPfn: number };
 
-/** Hooks of `allocContigRange`. */
+/**
+ * Hooks of `allocContigRange`.
+ *
+ * @example
+ * ```ts
+ * import { allocContigRange, type AllocContigHooks, MIGRATE, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * const free = zone.nrFreePages;
+ * // No memory for migration targets: alloc_contig_range() gives up with -ENOMEM at once.
+ * const hooks: AllocContigHooks = { migrateRange: (_zone, start) => ({ ok: false, errno: "ENOMEM", failedPfn: start }) };
+ * const r = allocContigRange(zone, 0, 512, MIGRATE.MOVABLE, hooks);
+ * if (r.ok || r.errno !== "ENOMEM") throw new Error(JSON.stringify(r));
+ * if (zone.nrIsolatePageblock !== 0 || zone.nrFreePages !== free) throw new Error("isolation undone");
+ * ```
+ */
 export interface AllocContigHooks {
   /**
    * Empty the in-use pages of `[startPfn, endPfn)` (whose pageblocks are isolated), as
@@ -63,6 +109,18 @@ export interface AllocContigHooks {
  * Outcome of `allocContigRange`: the errno values `alloc_contig_range` returns (-EBUSY if the
  * range could not be isolated or emptied, -ENOMEM / -EINTR from migration, -EINVAL for a
  * compound request whose range is not one aligned power-of-two block).
+ *
+ * @example
+ * ```ts
+ * import { allocContigRange, type AllocContigResult, MIGRATE, migrateRangeNone, PG, PhysMem, Zone } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 2048 });
+ * const zone = new Zone(mem);
+ * const hooks = { migrateRange: migrateRangeNone };
+ * const odd: AllocContigResult = allocContigRange(zone, 0, 300, MIGRATE.MOVABLE, hooks, true);
+ * if (odd.ok || odd.errno !== "EINVAL") throw new Error("a folio needs an aligned power-of-two range");
+ * const folio: AllocContigResult = allocContigRange(zone, 512, 1024, MIGRATE.MOVABLE, hooks, true);
+ * if (!folio.ok || mem.order[512] !== 9 || !mem.testFlag(512, PG.head) || mem.head[1023] !== 512) throw new Error("one order-9 folio");
+ * ```
  */
 export type AllocContigResult =
   | { ok: true }
@@ -148,6 +206,18 @@ export function hasUnmovablePages(
  * `set_migratetype_isolate()`: isolate the pageblock containing `pfn` unless it is already
  * isolated or holds unmovable pages within `[startPfn, endPfn)`; its free pages move to the
  * MIGRATE_ISOLATE lists (no longer counted in NR_FREE_PAGES).
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, PhysMem, setMigratetypeIsolate, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * const free = zone.nrFreePages;
+ * if (!setMigratetypeIsolate(zone, 700, MIGRATE.MOVABLE, 512, 1024).ok) throw new Error("isolated");
+ * // The whole pageblock [512, 1024) is isolated; its free pages no longer count as free.
+ * if (zone.getPageblockMigratetype(512) !== MIGRATE.ISOLATE || zone.nrFreePages !== free - 512) throw new Error("MIGRATE_ISOLATE");
+ * const again = setMigratetypeIsolate(zone, 600, MIGRATE.MOVABLE, 512, 1024);
+ * if (again.ok || again.failedPfn !== 512) throw new Error("already isolated: -EBUSY");
+ * ```
  */
 export function setMigratetypeIsolate(
   zone: Zone,
@@ -176,6 +246,18 @@ export function setMigratetypeIsolate(
  * `unset_migratetype_isolate()`: give the isolated pageblock containing `pfn` back to
  * `migratetype`. A free block of pageblock order whose buddy is not isolated is taken off and
  * freed again so that the two merge.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, PhysMem, setMigratetypeIsolate, unsetMigratetypeIsolate, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * setMigratetypeIsolate(zone, 0, MIGRATE.MOVABLE, 0, 512);
+ * unsetMigratetypeIsolate(zone, 0, MIGRATE.MOVABLE);
+ * // Back to MOVABLE, and its free block merged with its buddy again.
+ * if (zone.getPageblockMigratetype(0) !== MIGRATE.MOVABLE || zone.nrFreePages !== 2048 || zone.nrFree[10] !== 2) {
+ *   throw new Error("un-isolated");
+ * }
+ * ```
  */
 export function unsetMigratetypeIsolate(zone: Zone, pfn: number, migratetype: number): void {
   const mem = zone.mem;
@@ -239,7 +321,19 @@ export function startIsolatePageRange(
   return { ok: true };
 }
 
-/** `undo_isolate_page_range()`: un-isolate every isolated pageblock touching the range. */
+/**
+ * `undo_isolate_page_range()`: un-isolate every isolated pageblock touching the range.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, PhysMem, startIsolatePageRange, undoIsolatePageRange, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * startIsolatePageRange(zone, 0, 1024, MIGRATE.MOVABLE); // two pageblocks
+ * const isolated = zone.nrIsolatePageblock;
+ * undoIsolatePageRange(zone, 0, 1024, MIGRATE.MOVABLE); // e.g. migration failed
+ * if (isolated !== 2 || zone.nrIsolatePageblock !== 0 || zone.nrFreePages !== 2048) throw new Error("given back");
+ * ```
+ */
 export function undoIsolatePageRange(
   zone: Zone,
   startPfn: number,
@@ -257,6 +351,24 @@ export function undoIsolatePageRange(
 /**
  * `test_pages_isolated()`: are all pageblocks of the range isolated and all its pages free
  * buddy pages? -EBUSY names the first page that is not.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, PG, PhysMem, startIsolatePageRange, testPagesIsolated, undoIsolatePageRange, Zone } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 2048 });
+ * const zone = new Zone(mem);
+ * const page = zone.allocPages(0, MIGRATE.MOVABLE);
+ * mem.setFlag(page, PG.lru);
+ * const block = page - (page % 512);
+ * startIsolatePageRange(zone, block, block + 512, MIGRATE.MOVABLE);
+ * const busy = testPagesIsolated(zone, block, block + 512);
+ * if (busy.ok || busy.failedPfn !== page) throw new Error("the in-use page is not free yet");
+ * mem.clearFlag(page, PG.lru);
+ * mem.refcount[page] = 0;
+ * zone.freePages(page, 0); // migrated away
+ * if (!testPagesIsolated(zone, block, block + 512).ok) throw new Error("now all free and isolated");
+ * undoIsolatePageRange(zone, block, block + 512, MIGRATE.MOVABLE);
+ * ```
  */
 export function testPagesIsolated(zone: Zone, startPfn: number, endPfn: number): IsolateResult {
   const mem = zone.mem;
@@ -278,6 +390,18 @@ export function testPagesIsolated(zone: Zone, startPfn: number, endPfn: number):
  * the lists (`isolate_freepages_range`), hand out the range as order-0 pages with refcount 1
  * (`split_free_pages`) or, with `compound`, as one folio, free the overhang of the first and
  * last blocks, and undo the isolation (also on failure).
+ *
+ * @example alloc_contig_range in three phases, as an engine process would run it
+ * ```ts
+ * import { MIGRATE, PhysMem, startIsolatePageRange, takeIsolatedRange, Zone } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 2048 });
+ * const zone = new Zone(mem);
+ * if (!startIsolatePageRange(zone, 1024, 1536, MIGRATE.MOVABLE).ok) throw new Error("isolate");
+ * // … migration would run here, sleeping for locks and writeback …
+ * const r = takeIsolatedRange(zone, 1024, 1536, MIGRATE.MOVABLE);
+ * if (!r.ok || mem.refcount[1024] !== 1 || mem.refcount[1535] !== 1) throw new Error("order-0 pages, refcount 1");
+ * if (zone.getPageblockMigratetype(1024) !== MIGRATE.MOVABLE || zone.nrFreePages !== 1536) throw new Error("isolation undone");
+ * ```
  */
 export function takeIsolatedRange(
   zone: Zone,
