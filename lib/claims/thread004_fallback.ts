@@ -36,10 +36,50 @@ import { Mm } from "../mm/mm.ts";
 import { filemapWriteAndWaitRange } from "../mm/writeback.ts";
 import { iomapFileBufferedWrite, IomapFs } from "../fs/iomap.ts";
 
-/** The filesystem variants of C4.3. */
+/**
+ * The filesystem variants of C4.3.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type MigrateFsVariant,
+ *   migrateWithoutSplitCell,
+ *   predictMigrateCell,
+ * } from "@mmsim/mmsim";
+ * // A dirty folio, v6.16, MIGRATE_SYNC: only filemap_migrate_folio moves it.
+ * const dirty = { state: "dirty", version: "6.16", mode: "MIGRATE_SYNC", order: 2 } as const;
+ * const outcome = (fs: MigrateFsVariant) => migrateWithoutSplitCell({ fs, ...dirty }).outcome;
+ * if (outcome("filemap_migrate_folio") !== "migrated") throw new Error("moves with its state");
+ * if (outcome("no ->migrate_folio") !== "EBUSY") throw new Error("fallback refuses dirty folios");
+ * if (predictMigrateCell("no ->migrate_folio", "dirty", "6.16", "MIGRATE_SYNC") !== "EBUSY") {
+ *   throw new Error("the prediction agrees");
+ * }
+ * ```
+ */
 export type MigrateFsVariant = "filemap_migrate_folio" | "no ->migrate_folio";
 
-/** Outcome categories of one C4.3 migration. */
+/**
+ * Outcome categories of one C4.3 migration.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type MigrateCellOutcome,
+ *   migrateWithoutSplitCell,
+ *   predictMigrateCell,
+ * } from "@mmsim/mmsim";
+ * // Before v6.16, MIGRATE_SYNC wrote a dirty folio out and migrated it clean on the retry.
+ * const o = {
+ *   fs: "no ->migrate_folio",
+ *   state: "dirty",
+ *   version: "6.12",
+ *   mode: "MIGRATE_SYNC",
+ * } as const;
+ * const measured: MigrateCellOutcome = migrateWithoutSplitCell({ ...o, order: 2 }).outcome;
+ * const predicted = predictMigrateCell(o.fs, o.state, o.version, o.mode);
+ * if (measured !== "migrated after write-out" || measured !== predicted) throw new Error(measured);
+ * ```
+ */
 export type MigrateCellOutcome =
   | "migrated"
   | "migrated after write-out"
@@ -48,7 +88,26 @@ export type MigrateCellOutcome =
   | "ENOMEM"
   | "other";
 
-/** One C4.3 migration. */
+/**
+ * One C4.3 migration.
+ *
+ * @example
+ * ```ts
+ * import { migrateWithoutSplitCell, type MigrateWithoutSplitCell } from "@mmsim/mmsim";
+ * const c: MigrateWithoutSplitCell = migrateWithoutSplitCell({
+ *   fs: "no ->migrate_folio",
+ *   state: "dirty",
+ *   version: "6.12",
+ *   mode: "MIGRATE_SYNC",
+ *   order: 4,
+ * });
+ * // writeout() fails the attempt it writes in (-EAGAIN); the caller's retry migrates it clean.
+ * if (c.outcome !== "migrated after write-out" || !c.writtenOut || c.calls !== 2 || c.split) {
+ *   throw new Error(JSON.stringify(c));
+ * }
+ * if (c.rc !== "MIGRATEPAGE_SUCCESS" || !(c.timeNs > 0)) throw new Error(JSON.stringify(c));
+ * ```
+ */
 export interface MigrateWithoutSplitCell {
   /** Filesystem variant. */
   fs: MigrateFsVariant;
@@ -76,7 +135,26 @@ export interface MigrateWithoutSplitCell {
   timeNs: number;
 }
 
-/** Options of {@link migrateWithoutSplitCell}. */
+/**
+ * Options of {@link migrateWithoutSplitCell}.
+ *
+ * @example
+ * ```ts
+ * import { type MigrateCellOptions, migrateWithoutSplitCell } from "@mmsim/mmsim";
+ * const opts: MigrateCellOptions = {
+ *   fs: "filemap_migrate_folio",
+ *   state: "dirty",
+ *   version: "6.16",
+ *   mode: "MIGRATE_ASYNC",
+ *   order: 2,
+ * };
+ * const c = migrateWithoutSplitCell(opts);
+ * // The block state moves with the folio: no split and no write-out needed.
+ * if (c.order !== 2 || c.outcome !== "migrated" || !c.stateMoved || c.writtenOut) {
+ *   throw new Error(JSON.stringify(c));
+ * }
+ * ```
+ */
 export interface MigrateCellOptions {
   /** Filesystem variant. */
   fs: MigrateFsVariant;
@@ -170,7 +248,24 @@ export function migrateWithoutSplitCell(o: MigrateCellOptions): MigrateWithoutSp
   };
 }
 
-/** The migration modes, in the order of the figure. */
+/**
+ * The migration modes, in the order of the figure.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE_MODES, migrateWithoutSplitCell } from "@mmsim/mmsim";
+ * const outcomes = MIGRATE_MODES.map((mode) =>
+ *   migrateWithoutSplitCell({
+ *     fs: "no ->migrate_folio",
+ *     state: "clean",
+ *     version: "6.16",
+ *     mode,
+ *     order: 2,
+ *   }).outcome
+ * );
+ * if (outcomes.join() !== "migrated,migrated,migrated") throw new Error("a clean folio migrates");
+ * ```
+ */
 export const MIGRATE_MODES: readonly MigrateMode[] = [
   "MIGRATE_ASYNC",
   "MIGRATE_SYNC_LIGHT",

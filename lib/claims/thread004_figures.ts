@@ -109,7 +109,20 @@ export function migrationFigure(rows: readonly MigrationSweepRow[], title?: stri
   });
 }
 
-/** What {@link compactionMaps} shows. */
+/**
+ * What {@link compactionMaps} shows.
+ *
+ * @example
+ * ```ts
+ * import { type CompactionMaps, compactionMaps } from "@mmsim/mmsim";
+ * const m: CompactionMaps = compactionMaps(1);
+ * // Compaction frees order-9 blocks but leaves the pageblock-sized dirty folios where they are.
+ * if (m.dirtyFolios !== 2 || m.dirtyFoliosMoved !== 0) throw new Error(JSON.stringify(m));
+ * if (!(m.fragmentationAfter < m.fragmentationBefore) || !m.after.svg.includes("<rect")) {
+ *   throw new Error("less fragmented after compact_memory");
+ * }
+ * ```
+ */
 export interface CompactionMaps {
   /** The zone before `compact_memory`. */
   before: Figure;

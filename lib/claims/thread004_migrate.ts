@@ -46,7 +46,19 @@ import { startIsolatePageRange, undoIsolatePageRange } from "../mm/page_isolatio
 import { IomapFs } from "../fs/iomap.ts";
 import { iomapFileBufferedWrite } from "../fs/iomap.ts";
 
-/** The kind of folio being migrated (a line of the C4.1 figure). */
+/**
+ * The kind of folio being migrated (a line of the C4.1 figure).
+ *
+ * @example
+ * ```ts
+ * import { type FolioKind, largeFolioMigrationTrial } from "@mmsim/mmsim";
+ * // No free order-9 block at all: a folio moves only if it may be split.
+ * const moved = (kind: FolioKind) =>
+ *   largeFolioMigrationTrial({ kind, fragmentation: 1, zonePageblocks: 16, folios: 2 })
+ *     .fates.filter((f) => f.moved).length;
+ * if (moved("clean") !== 2 || moved("never-split") !== 0) throw new Error("split or stuck");
+ * ```
+ */
 export type FolioKind = "clean" | "dirty-iomap" | "min-order" | "never-split";
 
 /**
@@ -84,7 +96,27 @@ export interface LargeFolioMigrationConfig {
   seed: number;
 }
 
-/** Input of {@link LargeFolioMigrationConfig}: every field optional. */
+/**
+ * Input of {@link LargeFolioMigrationConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   LargeFolioMigrationConfig,
+ *   type LargeFolioMigrationConfigInput,
+ *   largeFolioMigrationTrial,
+ * } from "@mmsim/mmsim";
+ * const input: LargeFolioMigrationConfigInput = {
+ *   fragmentation: 0, // every free page in blocks of order ≥ 9
+ *   zonePageblocks: 16,
+ *   folios: 2,
+ *   freePageblocks: 4,
+ * };
+ * if (LargeFolioMigrationConfig.parse(input).deadlineNs !== 100e6) throw new Error("100 ms");
+ * const t = largeFolioMigrationTrial(input);
+ * if (!t.fates.every((f) => f.block && f.moved && !f.split)) throw new Error(JSON.stringify(t));
+ * ```
+ */
 export type LargeFolioMigrationConfigInput = Partial<LargeFolioMigrationConfig>;
 
 const trialSchema = z.object({
@@ -109,7 +141,20 @@ export const LargeFolioMigrationConfig: ConfigSchema<
   LargeFolioMigrationConfigInput
 > = defineConfig("LargeFolioMigrationConfig", trialSchema);
 
-/** One folio's fate in a trial. */
+/**
+ * One folio's fate in a trial.
+ *
+ * @example
+ * ```ts
+ * import { type FolioFate, largeFolioMigrationTrial } from "@mmsim/mmsim";
+ * const t = largeFolioMigrationTrial({ fragmentation: 1, zonePageblocks: 16, folios: 2 });
+ * const fates: FolioFate[] = t.fates;
+ * // No order-9 destination: each clean folio was split after -ENOMEM and its pieces moved.
+ * if (fates.length !== 2 || fates.some((f) => f.block || !f.split || !f.moved)) {
+ *   throw new Error(JSON.stringify(fates));
+ * }
+ * ```
+ */
 export interface FolioFate {
   /** Its first order-k destination request found a free block. */
   block: boolean;
@@ -119,7 +164,23 @@ export interface FolioFate {
   moved: boolean;
 }
 
-/** What {@link largeFolioMigrationTrial} measured. */
+/**
+ * What {@link largeFolioMigrationTrial} measured.
+ *
+ * @example
+ * ```ts
+ * import { largeFolioMigrationTrial, type LargeFolioMigrationTrial } from "@mmsim/mmsim";
+ * const t: LargeFolioMigrationTrial = largeFolioMigrationTrial({
+ *   kind: "clean",
+ *   fragmentation: 1,
+ *   zonePageblocks: 16,
+ *   folios: 2,
+ *   freePageblocks: 4,
+ * });
+ * if (t.order !== 9 || t.freeBlocksK !== 0) throw new Error("2 MiB folios, no free 2 MiB block");
+ * if (t.counters.migrate_split !== t.fates.filter((f) => f.split).length) throw new Error();
+ * ```
+ */
 export interface LargeFolioMigrationTrial {
   /** Folio order k. */
   order: number;
@@ -269,7 +330,26 @@ export function largeFolioMigrationTrial(
   return { order: k, fragmentation: x, freeBlocksK, fates, doneNs, counters };
 }
 
-/** One row of {@link largeFolioMigrationSweep}: a line at one fragmentation level. */
+/**
+ * One row of {@link largeFolioMigrationSweep}: a line at one fragmentation level.
+ *
+ * @example
+ * ```ts
+ * import { largeFolioMigrationSweep, type MigrationSweepRow } from "@mmsim/mmsim";
+ * const [row]: MigrationSweepRow[] = largeFolioMigrationSweep({
+ *   pageSizeBytes: 4096,
+ *   lines: [{ line: "clean", kind: "clean" }],
+ *   levels: [0],
+ *   seeds: [1],
+ *   trial: { zonePageblocks: 16, folios: 2, freePageblocks: 4 },
+ * });
+ * // Every folio found a free order-9 block: nothing was split, so pSplit and pPieces are NaN.
+ * if (row?.pBlock !== 1 || !Number.isNaN(row.pSplit) || row.formula !== 1 || row.pSuccess !== 1) {
+ *   throw new Error(JSON.stringify(row));
+ * }
+ * if (row.n !== 2 || row.splitAttempts !== 0 || row.order !== 9) throw new Error();
+ * ```
+ */
 export interface MigrationSweepRow {
   /** Folio order k (the panel). */
   order: number;
@@ -300,7 +380,31 @@ export interface MigrationSweepRow {
   splitFailures: string;
 }
 
-/** A line of the C4.1 figure: its label and trial settings. */
+/**
+ * A line of the C4.1 figure: its label and trial settings.
+ *
+ * @example
+ * ```ts
+ * import { largeFolioMigrationSweep, type MigrationLine } from "@mmsim/mmsim";
+ * const line: MigrationLine = {
+ *   line: "min-order 2, v6.12",
+ *   kind: "min-order",
+ *   minOrder: 2,
+ *   version: "6.12",
+ * };
+ * const [row] = largeFolioMigrationSweep({
+ *   pageSizeBytes: 4096,
+ *   lines: [line],
+ *   levels: [1],
+ *   seeds: [1],
+ *   trial: { zonePageblocks: 16, folios: 2, freePageblocks: 4 },
+ * });
+ * // v6.12 splits a min-order folio down to its minimum order when no order-9 block is free.
+ * if (row?.line !== line.line || row.pBlock !== 0 || row.pSplit !== 1) {
+ *   throw new Error(JSON.stringify(row));
+ * }
+ * ```
+ */
 export interface MigrationLine {
   /** Label. */
   line: string;
@@ -312,7 +416,19 @@ export interface MigrationLine {
   version?: string;
 }
 
-/** The five lines of the C4.1 figure. */
+/**
+ * The five lines of the C4.1 figure.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATION_LINES } from "@mmsim/mmsim";
+ * const kinds = new Set(MIGRATION_LINES.map((l) => l.kind));
+ * if (kinds.size !== 4 || MIGRATION_LINES.length !== 5) throw new Error("two min-order lines");
+ * if (MIGRATION_LINES.some((l) => (l.kind === "min-order") !== (l.minOrder !== undefined))) {
+ *   throw new Error("only min-order lines carry a minimum order");
+ * }
+ * ```
+ */
 export const MIGRATION_LINES: readonly MigrationLine[] = [
   { line: "clean (splittable)", kind: "clean" },
   { line: "dirty iomap", kind: "dirty-iomap" },
@@ -321,7 +437,23 @@ export const MIGRATION_LINES: readonly MigrationLine[] = [
   { line: "never-split (hugetlb-like)", kind: "never-split" },
 ];
 
-/** Options of {@link largeFolioMigrationSweep}. */
+/**
+ * Options of {@link largeFolioMigrationSweep}.
+ *
+ * @example
+ * ```ts
+ * import { largeFolioMigrationSweep, type MigrationSweepOptions } from "@mmsim/mmsim";
+ * const opts: MigrationSweepOptions = {
+ *   pageSizeBytes: 4096,
+ *   lines: [{ line: "clean", kind: "clean" }, { line: "never-split", kind: "never-split" }],
+ *   levels: [0, 1],
+ *   seeds: [1, 2],
+ *   trial: { zonePageblocks: 16, folios: 2, freePageblocks: 4 },
+ * };
+ * const rows = largeFolioMigrationSweep(opts);
+ * if (rows.length !== 2 * 2 || rows.some((r) => r.n !== 2 * 2)) throw new Error("R × seeds each");
+ * ```
+ */
 export interface MigrationSweepOptions {
   /** Base page size (the panel): 4 KiB → k = 9, 64 KiB → k = 13. */
   pageSizeBytes: 4096 | 65536;

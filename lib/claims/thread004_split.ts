@@ -72,7 +72,29 @@ export interface SplitAllowedConfig {
   seed: number;
 }
 
-/** Input of {@link SplitAllowedConfig}: every field optional. */
+/**
+ * Input of {@link SplitAllowedConfig}: every field optional.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   SplitAllowedConfig,
+ *   type SplitAllowedConfigInput,
+ *   splitAllowedTrial,
+ * } from "@mmsim/mmsim";
+ * const input: SplitAllowedConfigInput = {
+ *   folios: 8,
+ *   order: 4,
+ *   pinnedFraction: 0.25,
+ *   writebackFraction: 0.25,
+ * };
+ * const r = splitAllowedTrial(input);
+ * if (r.pinned !== 2 || r.writeback !== 2 || r.dirty !== 0) throw new Error(JSON.stringify(r));
+ * if (SplitAllowedConfig.safeParse({ dirtyFraction: 0.8, pinnedFraction: 0.5 }).success) {
+ *   throw new Error("the fractions must sum to ≤ 1");
+ * }
+ * ```
+ */
 export type SplitAllowedConfigInput = Partial<SplitAllowedConfig>;
 
 const splitAllowedSchema = z.object({
@@ -95,7 +117,25 @@ void _splitAllowedTypes;
 export const SplitAllowedConfig: ConfigSchema<SplitAllowedConfig, SplitAllowedConfigInput> =
   defineConfig("SplitAllowedConfig", splitAllowedSchema);
 
-/** What {@link splitAllowedTrial} measured. */
+/**
+ * What {@link splitAllowedTrial} measured.
+ *
+ * @example
+ * ```ts
+ * import { splitAllowedTrial, type SplitAllowedResult } from "@mmsim/mmsim";
+ * const r: SplitAllowedResult = splitAllowedTrial({
+ *   folios: 8,
+ *   order: 4,
+ *   pinnedFraction: 0.25,
+ *   writebackFraction: 0.25,
+ * });
+ * // Pinned folios fail on their extra reference, folios under writeback on PG_writeback.
+ * if (r.reasons.refs !== r.pinned || r.reasons.writeback !== r.writeback || r.unexpected !== 0) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * if (r.unsplittableFraction !== r.failed / r.folios) throw new Error("failed / folios");
+ * ```
+ */
 export interface SplitAllowedResult {
   /** Folios tried. */
   folios: number;
@@ -218,7 +258,18 @@ export function splitAllowedTrial(input: SplitAllowedConfigInput = {}): SplitAll
   };
 }
 
-/** What {@link minOrderSplitTrial} saw. */
+/**
+ * What {@link minOrderSplitTrial} saw.
+ *
+ * @example
+ * ```ts
+ * import { minOrderSplitTrial, type MinOrderSplitResult } from "@mmsim/mmsim";
+ * const r: MinOrderSplitResult = minOrderSplitTrial("6.12", 2, 4); // 16 KiB blocks, order-4 folio
+ * const pages = r.orders.reduce((a, o) => a + (1 << o), 0);
+ * if (!r.ok || r.errno !== null || pages !== 16) throw new Error(JSON.stringify(r));
+ * if (r.smallestOrder !== Math.min(...r.orders) || r.smallestOrder < r.minOrder) throw new Error();
+ * ```
+ */
 export interface MinOrderSplitResult {
   /** Kernel version. */
   version: string;
@@ -281,7 +332,21 @@ export function minOrderSplitTrial(
   };
 }
 
-/** One row of {@link splitCostRows}. */
+/**
+ * One row of {@link splitCostRows}.
+ *
+ * @example
+ * ```ts
+ * import { type SplitCostRow, splitCostRows } from "@mmsim/mmsim";
+ * const k4 = { order: 4, pageSizeBytes: 4096, blockSizeBytes: 1024 } as const;
+ * const rows: SplitCostRow[] = splitCostRows([k4]);
+ * const buddy = rows.find((r) => r.split === "non-uniform")!;
+ * // The non-uniform split isolating page 5: sizes in pages, in file order, covering the folio.
+ * const sizes = buddy.sizes.split(",").map(Number);
+ * if (sizes.length !== buddy.folios || sizes.reduce((a, b) => a + b, 0) !== 16) throw new Error();
+ * if (buddy.case !== "k=4 (4 KiB pages, 1 KiB blocks)") throw new Error(buddy.case);
+ * ```
+ */
 export interface SplitCostRow {
   /** Folio order k. */
   order: number;
@@ -303,7 +368,20 @@ export interface SplitCostRow {
   kernel: string;
 }
 
-/** The C4.4 cases: (k, page size, block size). */
+/**
+ * The C4.4 cases: (k, page size, block size).
+ *
+ * @example
+ * ```ts
+ * import { SPLIT_COST_CASES, splitCostRows } from "@mmsim/mmsim";
+ * const smallest = SPLIT_COST_CASES[0]!; // k = 4, 4 KiB pages, 1 KiB blocks: fast to run
+ * const rows = splitCostRows([smallest]);
+ * if (rows.map((r) => r.split).join() !== "uniform,non-uniform") throw new Error("two per case");
+ * if (!SPLIT_COST_CASES.some((c) => c.pageSizeBytes === 65536 && c.order === 13)) {
+ *   throw new Error("and a 512 MiB folio of 64 KiB pages");
+ * }
+ * ```
+ */
 export const SPLIT_COST_CASES: readonly {
   order: number;
   pageSizeBytes: 4096 | 65536;

@@ -39,7 +39,20 @@ import { Mm } from "../mm/mm.ts";
 import { filemapFdatawrite } from "../mm/writeback.ts";
 import { type FuseInode, FuseMount, fuseReadahead, fuseWriteIter } from "../fs/fuse.ts";
 
-/** What holds the folios: FUSE writeback or a FUSE readahead READ. */
+/**
+ * What holds the folios: FUSE writeback or a FUSE readahead READ.
+ *
+ * @example
+ * ```ts
+ * import { type IoKind, unmovableModeRow } from "@mmsim/mmsim";
+ * const L = { kind: "fixed", ns: 5_000_000 } as const;
+ * // MIGRATE_SYNC_LIGHT gives up on a folio under writeback and on a locked, !uptodate one alike.
+ * for (const kind of ["writeback", "readahead"] as IoKind[]) {
+ *   const row = unmovableModeRow(kind, "MIGRATE_SYNC_LIGHT", L);
+ *   if (!row.returned || row.rc === "MIGRATEPAGE_SUCCESS") throw new Error(`${kind}: ${row.rc}`);
+ * }
+ * ```
+ */
 export type IoKind = "writeback" | "readahead";
 
 /** A FUSE world: a 16 MiB zone, one file whose pages 0..511 fill pageblock 0. */
@@ -114,7 +127,18 @@ function startIo(w: FuseWorld, kind: IoKind, chunks: readonly number[]): void {
   });
 }
 
-/** One row of the C4.5 mode table. */
+/**
+ * One row of the C4.5 mode table.
+ *
+ * @example
+ * ```ts
+ * import { unmovableModeRow, type UnmovableModeRow } from "@mmsim/mmsim";
+ * const row: UnmovableModeRow = unmovableModeRow("readahead", "MIGRATE_SYNC", { kind: "never" });
+ * // A hung server: MIGRATE_SYNC sleeps on the folio lock for ever, and the report says why.
+ * if (row.returned || row.rc !== "never returned" || row.timeNs !== -1) throw new Error(row.rc);
+ * if (!row.waits.includes("FUSE_READ")) throw new Error(row.waits);
+ * ```
+ */
 export interface UnmovableModeRow {
   /** What holds the folio. */
   kind: IoKind;
@@ -184,7 +208,25 @@ export function unmovableModeRow(
   };
 }
 
-/** Configuration of {@link contigUnderIoTrial}. */
+/**
+ * Configuration of {@link contigUnderIoTrial}.
+ *
+ * @example
+ * ```ts
+ * import { type ContigUnderIoOptions, contigUnderIoTrial } from "@mmsim/mmsim";
+ * const opts: ContigUnderIoOptions = {
+ *   driver: "cma",
+ *   kind: "writeback",
+ *   share: 1 / 16, // one 32-page WRITE
+ *   latency: { kind: "fixed", ns: 5e6 },
+ *   deadlineNs: 50e6,
+ *   seed: 1,
+ * };
+ * const r = contigUnderIoTrial(opts);
+ * // alloc_contig_range waits for the writeback, so it takes at least the server's latency.
+ * if (!r.success || r.timeNs < 5e6) throw new Error(`${r.timeNs}`);
+ * ```
+ */
 export interface ContigUnderIoOptions {
   /** `alloc_contig_range` (CMA) or `offline_pages` (memory hot-unplug). */
   driver: "cma" | "offline";
@@ -200,7 +242,24 @@ export interface ContigUnderIoOptions {
   seed: number;
 }
 
-/** What {@link contigUnderIoTrial} measured. */
+/**
+ * What {@link contigUnderIoTrial} measured.
+ *
+ * @example
+ * ```ts
+ * import { contigUnderIoTrial, type ContigUnderIoResult } from "@mmsim/mmsim";
+ * const r: ContigUnderIoResult = contigUnderIoTrial({
+ *   driver: "offline",
+ *   kind: "readahead",
+ *   share: 1 / 16,
+ *   latency: { kind: "fixed", ns: 5e6 },
+ *   deadlineNs: 50e6,
+ *   seed: 1,
+ * });
+ * if (!r.returned || r.result?.ok !== true || r.runEnd !== "done") throw new Error(r.waits);
+ * if (r.report !== null || r.waits !== "" || r.success !== r.timeNs <= 50e6) throw new Error();
+ * ```
+ */
 export interface ContigUnderIoResult {
   /** The driver returned success within the deadline. */
   success: boolean;
@@ -260,7 +319,24 @@ export function contigUnderIoTrial(o: ContigUnderIoOptions): ContigUnderIoResult
   };
 }
 
-/** One row of {@link contigUnderIoSweep}. */
+/**
+ * One row of {@link contigUnderIoSweep}.
+ *
+ * @example
+ * ```ts
+ * import { contigUnderIoSweep, type ContigSweepRow } from "@mmsim/mmsim";
+ * const [row]: ContigSweepRow[] = contigUnderIoSweep({
+ *   drivers: ["offline"],
+ *   kinds: ["writeback"],
+ *   latencies: [{ label: "5 ms", latency: { kind: "fixed", ns: 5e6 } }],
+ *   shares: [0.125],
+ *   seeds: [1, 2],
+ *   deadlineNs: 50e6,
+ * });
+ * if (row?.n !== 2 || row.latency !== "5 ms" || row.pSuccess + row.pHung > 1) throw new Error();
+ * if (row.pHung === 0 && !(row.meanMs >= 5)) throw new Error("waits for the WRITE replies");
+ * ```
+ */
 export interface ContigSweepRow {
   /** Driver. */
   driver: "cma" | "offline";
@@ -280,7 +356,25 @@ export interface ContigSweepRow {
   meanMs: number;
 }
 
-/** Options of {@link contigUnderIoSweep}. */
+/**
+ * Options of {@link contigUnderIoSweep}.
+ *
+ * @example
+ * ```ts
+ * import { contigUnderIoSweep, type ContigSweepOptions } from "@mmsim/mmsim";
+ * const opts: ContigSweepOptions = {
+ *   drivers: ["cma", "offline"],
+ *   kinds: ["readahead"],
+ *   latencies: [{ label: "1 ms", latency: { kind: "fixed", ns: 1e6 } }],
+ *   shares: [0, 0.0625],
+ *   seeds: [1],
+ *   deadlineNs: 50e6,
+ * };
+ * const rows = contigUnderIoSweep(opts);
+ * if (rows.length !== 2 * 1 * 1 * 2) throw new Error("drivers × kinds × latencies × shares");
+ * if (rows.some((r) => r.share === 0 && r.pSuccess !== 1)) throw new Error("no I/O: free at once");
+ * ```
+ */
 export interface ContigSweepOptions {
   /** Drivers (default both). */
   drivers?: readonly ("cma" | "offline")[];
