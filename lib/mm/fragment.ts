@@ -43,7 +43,24 @@ const BUDDY = 1 << PG.buddy;
  */
 export const FRAGMENT_MAPPING = 0xffff_ffff;
 
-/** A random source with `int(n)`: uniform integer in [0, n) (the engine's `Rng`). */
+/**
+ * A random source with `int(n)`: uniform integer in [0, n) (the engine's `Rng`).
+ *
+ * @example A hand-made source drives the generator deterministically
+ * ```ts
+ * import { buddyinfo, fragmentZone, type IntRng, PhysMem, Zone } from "@mmsim/mmsim";
+ * const lcg = (seed: number): IntRng => {
+ *   let s = seed >>> 0;
+ *   return { int: (n) => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return Math.floor((s / 2 ** 32) * n); } };
+ * };
+ * const run = () => {
+ *   const zone = new Zone(new PhysMem({ nrFrames: 4096 }));
+ *   fragmentZone(zone, lcg(42), { order: 4 });
+ *   return buddyinfo(zone).join();
+ * };
+ * if (run() !== run()) throw new Error("same source, same fragmentation");
+ * ```
+ */
 export interface IntRng {
   /** Uniform integer in [0, n). */
   int(n: number): number;
@@ -53,6 +70,19 @@ export interface IntRng {
  * Any of the random sources the generator accepts: `{ int(n) }` (lib/sim/rng.ts `Rng`),
  * `{ nextU32() }` or `{ next() }` returning uniform uint32, or a function returning a float in
  * [0, 1). uint32 and float sources are scaled (bias below 2^-32 · n).
+ *
+ * @example
+ * ```ts
+ * import { type RngLike, toIntRng } from "@mmsim/mmsim";
+ * const sources: RngLike[] = [
+ *   () => 0.999, // a float in [0, 1)
+ *   { nextU32: () => 0xffff_ffff }, // uniform uint32
+ *   { next: () => 0 }, // uniform uint32 through next()
+ *   { int: (n) => n - 1 }, // already an integer source
+ * ];
+ * const draws = sources.map((s) => toIntRng(s)(10));
+ * if (draws.join() !== "9,9,0,9") throw new Error(`${draws}`);
+ * ```
  */
 export type RngLike = IntRng | { nextU32(): number } | { next(): number } | (() => number);
 
@@ -74,7 +104,21 @@ export function toIntRng(rng: RngLike): (n: number) => number {
   return (n) => Math.floor((rng.next() >>> 0) * n / 4294967296);
 }
 
-/** Options of `fragmentZone`; every field is optional and defaults as documented. */
+/**
+ * Options of `fragmentZone`; every field is optional and defaults as documented.
+ *
+ * @example
+ * ```ts
+ * import { type FragmentConfig, fragmentZone, freeShareBelowOrder, PhysMem, Rng, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 8192 }));
+ * // Half the zone in use; 90 % of the free memory in blocks smaller than order 4 (64 KiB).
+ * const config: FragmentConfig = { utilisation: 0.5, fragmentation: 0.9, order: 4 };
+ * const r = fragmentZone(zone, new Rng(3), config);
+ * if (Math.abs(freeShareBelowOrder(zone, 4) - 0.9) > 0.05 || Math.abs(r.usedPages / 8192 - 0.5) > 0.05) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export interface FragmentConfig {
   /** Share of the zone's pages in use when done (default 0.5). */
   utilisation?: number;
@@ -104,7 +148,19 @@ const FragmentConfigSchema = z.object({
   }).default({ unmovable: 0.15, movable: 0.8, reclaimable: 0.05 }),
 });
 
-/** What `fragmentZone` did and reached. */
+/**
+ * What `fragmentZone` did and reached.
+ *
+ * @example
+ * ```ts
+ * import { type FragmentReport, fragmentZone, freeShareBelowOrder, PhysMem, Rng, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 8192 }));
+ * const r: FragmentReport = fragmentZone(zone, new Rng(1), { fragmentation: 0.75, order: 4 });
+ * if (r.order !== 4 || r.target !== 0.75 || r.achieved !== freeShareBelowOrder(zone, 4)) throw new Error("report");
+ * if (r.usedPages + r.freePages !== 8192 || r.freePages !== zone.nrFreePages) throw new Error("every frame used or free");
+ * if (r.freedRegions + r.freedScattered > r.allocated) throw new Error("frees only its own folios");
+ * ```
+ */
 export interface FragmentReport {
   /** Folios allocated in the fill phase. */
   allocated: number;
@@ -312,7 +368,21 @@ export function buddyinfo(zone: Zone): number[] {
   return Array.from(zone.nrFree);
 }
 
-/** `/proc/pagetypeinfo` for one zone. */
+/**
+ * `/proc/pagetypeinfo` for one zone.
+ *
+ * @example
+ * ```ts
+ * import { MIGRATE, type PageTypeInfo, pagetypeinfo, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 }));
+ * // Falls back to MOVABLE and claims the whole order-10 block it splits: two pageblocks.
+ * zone.allocPages(0, MIGRATE.UNMOVABLE);
+ * const t: PageTypeInfo = pagetypeinfo(zone);
+ * if (t.pageblocks[MIGRATE.UNMOVABLE] !== 2 || t.pageblocks[MIGRATE.MOVABLE] !== 2) throw new Error(`${t.pageblocks}`);
+ * const freeUnmovable = t.freeBlocks[MIGRATE.UNMOVABLE]!.reduce((a, n, o) => a + n * 2 ** o, 0);
+ * if (freeUnmovable !== 1023) throw new Error("the rest of the claimed block is on the UNMOVABLE lists");
+ * ```
+ */
 export interface PageTypeInfo {
   /** Free blocks per migratetype (index `MIGRATE.*`) and order. */
   freeBlocks: number[][];
@@ -347,7 +417,19 @@ export function pagetypeinfo(zone: Zone): PageTypeInfo {
   return { freeBlocks, pageblocks };
 }
 
-/** `struct contig_page_info` (mm/vmstat.c). */
+/**
+ * `struct contig_page_info` (mm/vmstat.c).
+ *
+ * @example
+ * ```ts
+ * import { contigPageInfo, type ContigPageInfo, MIGRATE, PhysMem, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 2048 })); // two order-10 blocks
+ * zone.allocPages(0, MIGRATE.MOVABLE); // splits one: orders 9, 8, …, 0 free once each
+ * const i: ContigPageInfo = contigPageInfo(zone, 9);
+ * // Order-9 suitable blocks: the order-9 one, and two in the remaining order-10 block.
+ * if (i.freePages !== 2047 || i.freeBlocksTotal !== 11 || i.freeBlocksSuitable !== 3) throw new Error(JSON.stringify(i));
+ * ```
+ */
 export interface ContigPageInfo {
   /** Free base pages. */
   freePages: number;
@@ -436,7 +518,23 @@ export function fragmentationIndex(zone: Zone, order: number): number {
   return 1000 - Math.floor((1000 + Math.floor(i.freePages * 1000 / requested)) / i.freeBlocksTotal);
 }
 
-/** Per-pageblock occupancy of a zone, struct-of-arrays, for memory-map figures. */
+/**
+ * Per-pageblock occupancy of a zone, struct-of-arrays, for memory-map figures.
+ *
+ * @example
+ * ```ts
+ * import { FRAGMENT_MAPPING, MIGRATE, type PageblockStats, pageblockStats, PhysMem, Zone } from "@mmsim/mmsim";
+ * const mem = new PhysMem({ nrFrames: 1024 });
+ * const zone = new Zone(mem);
+ * const user = zone.allocPages(0, MIGRATE.MOVABLE);
+ * mem.mapping[user] = FRAGMENT_MAPPING; // in-use user memory: movable
+ * const pinned = zone.allocPages(0, MIGRATE.MOVABLE);
+ * mem.mapping[pinned] = FRAGMENT_MAPPING;
+ * const s: PageblockStats = pageblockStats(zone, (_mem, head) => head === pinned); // e.g. a FOLL_LONGTERM pin
+ * const b = (user >> 9) - s.firstPageblock;
+ * if (s.movable[b] !== 1 || s.pinned[b] !== 1 || s.free[b]! + 2 !== 512) throw new Error(JSON.stringify(s));
+ * ```
+ */
 export interface PageblockStats {
   /** Pageblock number of index 0 (zone start >> pageblock_order). */
   firstPageblock: number;
