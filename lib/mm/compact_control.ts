@@ -64,7 +64,22 @@ export interface CompactionConfig {
   skipExtraRefs: boolean;
 }
 
-/** Input of {@link CompactionConfig}: every field optional. */
+/**
+ * Input of {@link CompactionConfig}: every field optional.
+ *
+ * @example vm.extfrag_threshold decides whether a costly order is worth compacting
+ * ```ts
+ * import { type CompactionConfigInput, compactionSuitable, fragmentationIndex, fragmentZone, PhysMem, Rng, Zone } from "@mmsim/mmsim";
+ * const zone = new Zone(new PhysMem({ nrFrames: 8192 }), { minFreeKbytes: 0 });
+ * fragmentZone(zone, new Rng(1), { utilisation: 0.5, fragmentation: 1 }); // no free order-9 block
+ * const index = fragmentationIndex(zone, 9); // towards 1000: failure due to fragmentation
+ * const strict: CompactionConfigInput = { extfragThreshold: 1000 };
+ * const eager: CompactionConfigInput = { extfragThreshold: 0 };
+ * if (!(index > 0) || compactionSuitable(zone, 9, strict) || !compactionSuitable(zone, 9, eager)) {
+ *   throw new Error(`fragmentation index ${index}`);
+ * }
+ * ```
+ */
 export type CompactionConfigInput = Partial<CompactionConfig>;
 
 const compactionSchema = z.object({
@@ -103,7 +118,28 @@ export const COMPACT_RESULTS: readonly CompactResultName[] = [
   "COMPACT_SUCCESS",
 ];
 
-/** A `compact_result` (page_alloc.ts spells the type `CompactResultName`). */
+/**
+ * A `compact_result` (page_alloc.ts spells the type `CompactResultName`).
+ *
+ * @example Too little free memory to compact: COMPACT_SKIPPED
+ * ```ts
+ * import { COMPACT_PRIO, type CompactResult, Engine, GFP_KERNEL, MIGRATE, Mm, tryToCompactPages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 4096 } });
+ * // Every page in use, then every other one freed: 1000 free pages, none of them mergeable —
+ * // too few to compact for order 9 (low watermark + compact_gap(9) = 2 << 9 pages).
+ * const pages: number[] = [];
+ * for (let p = mm.zone.allocPages(0, MIGRATE.UNMOVABLE); p >= 0; p = mm.zone.allocPages(0, MIGRATE.UNMOVABLE)) pages.push(p);
+ * for (const p of pages.filter((p) => p % 2 === 0).slice(0, 1000)) {
+ *   mm.mem.refcount[p] = 0;
+ *   mm.zone.freePages(p, 0);
+ * }
+ * const results: CompactResult[] = [];
+ * env.spawn("alloc", function* () { results.push(yield* tryToCompactPages(mm, 9, GFP_KERNEL, 0, COMPACT_PRIO.ASYNC)); });
+ * env.run();
+ * if (results[0] !== "COMPACT_SKIPPED") throw new Error(results[0]);
+ * ```
+ */
 export type CompactResult = CompactResultName;
 
 /** max() of two results in `enum compact_result` order (internal to the compaction files). */
@@ -293,7 +329,20 @@ export function compactionRestarting(zone: Zone, order: number): boolean {
 
 // ------------------------------------------------------------------ compact_control
 
-/** Options of a {@link CompactControl} (the fields of `struct compact_control` set by callers). */
+/**
+ * Options of a {@link CompactControl} (the fields of `struct compact_control` set by callers).
+ *
+ * @example
+ * ```ts
+ * import { ALLOC, CompactControl, type CompactControlOptions, Engine, GFP_HIGHUSER_MOVABLE, MIGRATE, Mm } from "@mmsim/mmsim";
+ * const mm = new Mm(new Engine(), { memory: { nrFrames: 2048 } });
+ * // Direct compaction for a THP fault: order 9, async, movable.
+ * const opts: CompactControlOptions = { order: 9, mode: "MIGRATE_ASYNC", gfpMask: GFP_HIGHUSER_MOVABLE, directCompaction: true };
+ * const cc = new CompactControl(mm, opts);
+ * if (cc.migratetype !== MIGRATE.MOVABLE || !(cc.allocFlags & ALLOC.CMA) || !cc.directCompaction) throw new Error("movable request");
+ * if (cc.wholeZone || cc.ignoreSkipHint) throw new Error("defaults: cached positions and skip hints");
+ * ```
+ */
 export interface CompactControlOptions {
   /** Requested order; -1 compacts the whole zone (compact_memory). */
   order: number;
