@@ -75,7 +75,35 @@ export interface ConstructRange {
   error: boolean;
 }
 
-/** Counters of a {@link ConstructRanges} tracker. */
+/**
+ * Counters of a {@link ConstructRanges} tracker.
+ *
+ * @example A second reader waits for the range, and the page cache never holds a placeholder
+ * ```ts
+ * import { AddressSpace, type ConstructRangeStats, constructRangeFill, Engine, filemapGetEntry, filemapReadConstruct, mappingConstructRanges, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const tracker = mappingConstructRanges(m);
+ * tracker.ops = {
+ *   maxPagesPerRange: 32,
+ *   *readRange(mm, t, r) {
+ *     yield mm.env.sleep(1_000_000);
+ *     for (let i = r.start; i < r.end; i++) yield* constructRangeFill(mm, t, r, i, 7);
+ *     t.end(mm, r, true);
+ *     return 0;
+ *   },
+ * };
+ * let cachedMidway = 0;
+ * for (const n of ["a", "b"]) env.spawn(n, function* () { yield* filemapReadConstruct(mm, m, 0, 1); });
+ * env.spawn("probe", function* (env) { yield env.sleep(500_000); cachedMidway = m.nrpages; });
+ * env.run();
+ * const s: ConstructRangeStats = tracker.stats;
+ * if (cachedMidway !== 0 || s.waits < 1 || s.failed !== 0 || s.filled !== s.maxPages || filemapGetEntry(m, 0) < 0) {
+ *   throw new Error(JSON.stringify(s));
+ * }
+ * ```
+ */
 export interface ConstructRangeStats {
   /** Ranges begun. */
   begun: number;
@@ -96,6 +124,33 @@ export interface ConstructRangeStats {
  * tracker): start the I/O for `range`; the data is put in with {@link constructRangeFill} and
  * the range ended with {@link ConstructRanges.end}. With `sync` the call returns only once the
  * range has ended. Returns 0 or a negative errno.
+ *
+ * @example A server that reads at most 2 pages per request
+ * ```ts
+ * import { AddressSpace, type ConstructReadOps, constructRangeFill, Engine, filemapReadConstruct, mappingConstructRanges, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const m = AddressSpace.create(mm, { name: "fuse ino 2" });
+ * const sizes: number[] = [];
+ * const ops: ConstructReadOps = {
+ *   maxPagesPerRange: 2,
+ *   *readRange(mm, t, r) {
+ *     sizes.push(r.end - r.start);
+ *     yield mm.env.sleep(1000); // the server's latency
+ *     for (let i = r.start; i < r.end; i++) yield* constructRangeFill(mm, t, r, i, 100 + i);
+ *     t.end(mm, r, true);
+ *     return 0;
+ *   },
+ * };
+ * const tracker = mappingConstructRanges(m);
+ * tracker.ops = ops;
+ * const got: number[] = [];
+ * env.spawn("reader", function* () { const r = yield* filemapReadConstruct(mm, m, 0, 4); if (r.ok) got.push(...r.value); });
+ * env.run();
+ * if (got.join() !== "100,101,102,103" || sizes.some((n) => n > 2) || tracker.stats.begun !== sizes.length) {
+ *   throw new Error(`${got} in ranges ${sizes}`);
+ * }
+ * ```
  */
 export interface ConstructReadOps {
   /** Start (or, with `sync`, perform) the read of `range`. */
