@@ -50,6 +50,24 @@ const LRU = 1 << PG.lru;
 /**
  * Outcome of `allocContigRange` / `offlinePages`: ok, or the errno with the first pfn that
  * stood in the way and the kernel's reason text where it has one.
+ *
+ * @example A pinned page in the range: -EBUSY naming it, and the isolation undone
+ * ```ts
+ * import { AddressSpace, allocContigRangeMm, type ContigResult, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioGet, MIGRATE, Mm, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 4096 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const f = folioAlloc(mm, 0); // in the first pageblock
+ * filemapAddFolio(mm, m, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * folioGet(mm, f); // e.g. a GUP pin: migration fails with -EAGAIN, retried, then -EBUSY
+ * const results: ContigResult[] = [];
+ * env.spawn("cma_alloc", function* () { results.push(yield* allocContigRangeMm(mm, 0, 512, MIGRATE.MOVABLE)); });
+ * env.run();
+ * const r = results[0]!;
+ * if (r.ok || r.errno !== "EBUSY" || r.failedPfn !== f) throw new Error(JSON.stringify(r));
+ * if (mm.zone.nrIsolatePageblock !== 0 || !mm.mem.testFlag(f, PG.lru)) throw new Error("isolation undone, folio put back");
+ * ```
  */
 export type ContigResult =
   | { ok: true; value: undefined }
@@ -224,7 +242,28 @@ function* doMigrateRange(mm: Mm, start: number, end: number): Process<void> {
   }
 }
 
-/** Outcome of {@link offlinePages}: a {@link ContigResult} and the number of scan passes. */
+/**
+ * Outcome of {@link offlinePages}: a {@link ContigResult} and the number of scan passes.
+ *
+ * @example A page that cannot be migrated keeps offlining busy until the signal
+ * ```ts
+ * import { AddressSpace, Engine, filemapAddFolio, filemapMigrateFolio, folioAlloc, folioGet, Mm, offlinePages, type OfflineResult, PG } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 4096 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { migrateFolio: filemapMigrateFolio } });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * mm.mem.setFlag(f, PG.uptodate);
+ * folioGet(mm, f); // an extra reference: every migration attempt fails with -EAGAIN
+ * const results: OfflineResult[] = [];
+ * env.spawn("echo offline", function* () { results.push(yield* offlinePages(mm, 0, 512, { timeoutNs: 100_000 })); });
+ * env.run();
+ * const r = results[0]!;
+ * if (r.ok || r.errno !== "EINTR" || r.reason !== "signal backoff" || r.failedPfn !== f || r.passes < 2) {
+ *   throw new Error(JSON.stringify(r));
+ * }
+ * ```
+ */
 export type OfflineResult = ContigResult & { passes: number };
 
 /**

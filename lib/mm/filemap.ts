@@ -150,7 +150,30 @@ export {
  */
 export const AOP_TRUNCATED_PAGE = "AOP_TRUNCATED_PAGE" as const;
 
-/** What the read-path helpers return, as the kernel's int: 0, AOP_TRUNCATED_PAGE or -errno. */
+/**
+ * What the read-path helpers return, as the kernel's int: 0, AOP_TRUNCATED_PAGE or -errno.
+ *
+ * @example After waiting for another reader's lock the caller is told to look again
+ * ```ts
+ * import { AddressSpace, AOP_TRUNCATED_PAGE, Engine, filemapAddFolio, type FilemapStatus, filemapUpdatePage, folioAlloc, folioEndRead, folioGet, folioTrylock, Mm } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const m = AddressSpace.create(mm, { name: "f" });
+ * const f = folioAlloc(mm, 0);
+ * filemapAddFolio(mm, m, f, 0);
+ * folioTrylock(mm, f); // another task's read is in flight
+ * const seen: FilemapStatus[] = [];
+ * env.spawn("reader", function* () {
+ *   folioGet(mm, f);
+ *   seen.push(yield* filemapUpdatePage(mm, m, f)); // waits for the unlock, then: look it up again
+ *   folioGet(mm, f);
+ *   seen.push(yield* filemapUpdatePage(mm, m, f)); // uptodate now: 0
+ * });
+ * env.spawn("end_io", function* (env) { yield env.sleep(100); folioEndRead(mm, f, true); });
+ * env.run();
+ * if (seen[0] !== AOP_TRUNCATED_PAGE || seen[1] !== 0) throw new Error(`${seen}`);
+ * ```
+ */
 export type FilemapStatus = 0 | typeof AOP_TRUNCATED_PAGE | Errno;
 
 /**
@@ -186,7 +209,28 @@ export function filemapAddFolioLocked(
 
 // ---------------------------------------------------------------- lookups
 
-/** Options of the read path (the `kiocb` flags modelled). */
+/**
+ * Options of the read path (the `kiocb` flags modelled).
+ *
+ * @example
+ * ```ts
+ * import { AddressSpace, Engine, fileRaStateInit, filemapRead, folioEndRead, Mm, type ReadOptions } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const m = AddressSpace.create(mm, { name: "f", aops: { *readFolio(mm, _m, f) { folioEndRead(mm, f, true); return 0; } } });
+ * const noio: ReadOptions = { noio: true }; // IOCB_NOIO: start no I/O
+ * const noReadahead: ReadOptions = { ra: fileRaStateInit(mm, 0) }; // ra_pages = 0
+ * const got: string[] = [];
+ * env.spawn("reader", function* () {
+ *   const miss = yield* filemapRead(mm, m, 0, 1, noio);
+ *   got.push(miss.ok ? "ok" : miss.errno); // a miss would need I/O: -EAGAIN
+ *   const r = yield* filemapRead(mm, m, 0, 1, noReadahead);
+ *   got.push(r.ok ? `${m.nrpages} page` : r.errno); // exactly the page asked for
+ * });
+ * env.run();
+ * if (got.join() !== "EAGAIN,1 page") throw new Error(`${got}`);
+ * ```
+ */
 export interface ReadOptions {
   /** The file's readahead window (default: the mapping's, see `mappingDefaultRa`). */
   ra?: FileRaState;
