@@ -267,7 +267,7 @@ export function folioMapped(mm: Mm, folio: number): boolean {
 /**
  * Allocate a folio of `order` (`folio_alloc` without reclaim: `__alloc_pages` fast path).
  * Returns the head pfn with refcount 1 and a new generation, or -1. The slow path with direct
- * reclaim and compaction is `allocPagesSlow` in page_alloc.ts.
+ * reclaim and compaction is `allocPagesGfp` / `folioAllocGfp` in page_alloc.ts.
  *
  * @example
  * ```ts
