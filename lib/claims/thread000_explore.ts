@@ -131,9 +131,10 @@ function fillMemory(mm: Mm, free: number): void {
  *
  * @example
  * ```ts
- * import { explore, exhaustive, abandonRaceWorld } from "@mmsim/mmsim";
- * const r = explore(abandonRaceWorld({ abandon: "unlock", lateReply: "drop", mode: "MIGRATE_ASYNC" }),
- *   { search: exhaustive({ maxPreemptions: 1 }) });
+ * import { abandonRaceWorld, explore, randomSearch } from "@mmsim/mmsim";
+ * // 50 random schedules here; c02Evidence at size "full" searches it exhaustively.
+ * const world = abandonRaceWorld({ abandon: "unlock", lateReply: "drop", mode: "MIGRATE_ASYNC" });
+ * const r = explore(world, { search: randomSearch({ executions: 50, seed: 1 }) });
  * if (r.verdicts["stale read"] !== "Never" || r.verdicts.violation !== "Never") throw new Error();
  * ```
  */
