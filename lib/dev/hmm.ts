@@ -559,10 +559,23 @@ function* access(
  * an entry, then read the device frame (the access stays in flight for `accessNs`). Returns the
  * content tag read, or the fault handler's errno (other than EBUSY/EAGAIN, which retry).
  *
- * @example
+ * @example The first load faults and copies the page in; the second hits the device page table
  * ```ts
- * import { deviceLoad } from "@mmsim/mmsim";
- * if (typeof deviceLoad !== "function") throw new Error("exported");
+ * import { deviceLoad, Engine, HmmDevice, HmmFile, Mm, SimpleFs } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file); // Jan Kara's copy protocol
+ * const got: number[] = [];
+ * env.spawn("gpu", function* () {
+ *   for (let i = 0; i < 2; i++) {
+ *     const r = yield* deviceLoad(hf.dev, file, 0);
+ *     if (r.ok) got.push(r.value);
+ *   }
+ * });
+ * env.run();
+ * if (got.join() !== `${file.backing.get(0)},${file.backing.get(0)}`) throw new Error(got.join());
+ * if (hf.dev.stats.faults !== 1 || hf.dev.stats.loads !== 2) throw new Error("one fault");
  * ```
  */
 export function* deviceLoad(
@@ -579,10 +592,22 @@ export function* deviceLoad(
  * write the device frame. Once writable, stores take no fault and notify nobody. The tag
  * becomes the file's latest version at `index` (`mapping.latest`). Returns the tag.
  *
- * @example
+ * @example The store becomes the file's latest version; the CPU's read(2) copies it back
  * ```ts
- * import { deviceStore } from "@mmsim/mmsim";
- * if (typeof deviceStore !== "function") throw new Error("exported");
+ * import { deviceStore, Engine, HmmDevice, HmmFile, Mm, SimpleFs } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 256 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1, fillPages: 1 });
+ * const hf = new HmmFile(new HmmDevice(mm), file);
+ * let cpu = -1;
+ * env.spawn("t", function* () {
+ *   const r = yield* deviceStore(hf.dev, file, 0, 4242);
+ *   if (!r.ok || r.value !== 4242) throw new Error("returns the tag");
+ *   const c = yield* hf.read(0);
+ *   if (c.ok) cpu = c.value;
+ * });
+ * env.run();
+ * if (file.latest.get(0) !== 4242 || cpu !== 4242) throw new Error(`${cpu}`);
  * ```
  */
 export function* deviceStore(
