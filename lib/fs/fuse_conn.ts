@@ -125,7 +125,7 @@ export interface FuseServerConfig {
   memcg: "none" | "v1" | "v2";
   /** fc->max_background (FUSE_DEFAULT_MAX_BACKGROUND = 12; /sys/fs/fuse/connections/N/max_background). */
   maxBackground: number;
-  /** fc->congestion_threshold (3/4 of max_background by default: 9). */
+  /** fc->congestion_threshold (FUSE_DEFAULT_CONGESTION_THRESHOLD = 12 × 3 / 4 = 9; a fixed default, not derived from `maxBackground`). */
   congestionThreshold: number;
   /** Pages per WRITE/READ request (FUSE_MAX_PAGES_PER_REQ = 32 in v3.11). */
   maxPagesPerReq: number;
@@ -366,7 +366,7 @@ export class FuseConn {
     return req.error;
   }
 
-  /** fc->blocked: congestion (num_background ≥ max_background). */
+  /** The bdi is congested: num_background ≥ congestion_threshold (fc->blocked is num_background ≥ max_background). */
   get congested(): boolean {
     return this.numBackground >= this.config.congestionThreshold;
   }
