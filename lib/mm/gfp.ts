@@ -30,7 +30,7 @@ import { MIGRATE } from "./memory.ts";
  * import { __GFP_DMA, GFP_KERNEL, gfpMigratetype, gfpToString, MIGRATE } from "@mmsim/mmsim";
  * // A zone modifier: no GFP_* combination asks for ZONE_DMA, a driver adds it.
  * if ((GFP_KERNEL & __GFP_DMA) !== 0) throw new Error("GFP_KERNEL does not ask for ZONE_DMA");
- * if (gfpToString(GFP_KERNEL | __GFP_DMA) !== "GFP_KERNEL|__GFP_DMA") throw new Error("%pGg");
+ * if (gfpToString(GFP_KERNEL | __GFP_DMA) !== "GFP_KERNEL|GFP_DMA") throw new Error("%pGg");
  * if (gfpMigratetype(GFP_KERNEL | __GFP_DMA) !== MIGRATE.UNMOVABLE) throw new Error("zone ≠ mobility");
  * ```
  */
@@ -53,7 +53,7 @@ export const __GFP_HIGHMEM: number = 1 << 1;
  * ```ts
  * import { __GFP_DMA32, GFP_KERNEL, gfpMigratetype, gfpToString, MIGRATE } from "@mmsim/mmsim";
  * if ((GFP_KERNEL & __GFP_DMA32) !== 0) throw new Error("GFP_KERNEL does not ask for ZONE_DMA32");
- * if (gfpToString(GFP_KERNEL | __GFP_DMA32) !== "GFP_KERNEL|__GFP_DMA32") throw new Error("%pGg");
+ * if (gfpToString(GFP_KERNEL | __GFP_DMA32) !== "GFP_KERNEL|GFP_DMA32") throw new Error("%pGg");
  * if (gfpMigratetype(GFP_KERNEL | __GFP_DMA32) !== MIGRATE.UNMOVABLE) throw new Error("zone ≠ mobility");
  * ```
  */
@@ -315,7 +315,8 @@ export const __GFP_THISNODE: number = 1 << 21;
  * import { __GFP_ACCOUNT, GFP_KERNEL, gfpMigratetype, gfpToString, MIGRATE } from "@mmsim/mmsim";
  * // GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT: charged to kmemcg, placed like GFP_KERNEL.
  * const GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT;
- * if (gfpToString(GFP_KERNEL_ACCOUNT) !== "GFP_KERNEL|__GFP_ACCOUNT") throw new Error("%pGg");
+ * // %pGg names the combination (include/trace/events/mmflags.h __def_gfpflag_names).
+ * if (gfpToString(GFP_KERNEL_ACCOUNT) !== "GFP_KERNEL_ACCOUNT") throw new Error("%pGg");
  * if (gfpMigratetype(GFP_KERNEL_ACCOUNT) !== MIGRATE.UNMOVABLE) throw new Error("placement unchanged");
  * ```
  */
@@ -521,31 +522,47 @@ const GFP_NAMES: [number, string][] = [
 ];
 
 /**
- * Format GFP flags the way `%pGg` does ("GFP_KERNEL|__GFP_COMP").
+ * Named combinations, in the order of include/trace/events/mmflags.h `__def_gfpflag_names`
+ * (v6.12): the most bits first, then GFP_DMA, GFP_DMA32 and __GFP_RECLAIM, then the single bits
+ * (`TRACE_GFP_FLAGS`, {@link GFP_NAMES}).
+ */
+const GFP_COMBINATIONS: [number, string][] = [
+  [GFP_TRANSHUGE, "GFP_TRANSHUGE"],
+  [GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT"],
+  [GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"],
+  [GFP_HIGHUSER, "GFP_HIGHUSER"],
+  [GFP_USER, "GFP_USER"],
+  [GFP_KERNEL | __GFP_ACCOUNT, "GFP_KERNEL_ACCOUNT"],
+  [GFP_KERNEL, "GFP_KERNEL"],
+  [GFP_NOFS, "GFP_NOFS"],
+  [GFP_ATOMIC, "GFP_ATOMIC"],
+  [GFP_NOIO, "GFP_NOIO"],
+  [GFP_NOWAIT, "GFP_NOWAIT"],
+  [__GFP_DMA, "GFP_DMA"],
+  [__GFP_DMA32, "GFP_DMA32"],
+  [__GFP_RECLAIM, "__GFP_RECLAIM"],
+];
+
+/**
+ * Format GFP flags the way `%pGg` does: lib/vsprintf.c `format_flags()` over
+ * include/trace/events/mmflags.h `__def_gfpflag_names` (v6.12). Every entry whose bits are all
+ * set is printed and its bits cleared, in table order — named combinations first (most bits
+ * first: "GFP_KERNEL_ACCOUNT" before "GFP_KERNEL"), then the single bits. `0` prints as "0".
  *
  * @example
  * ```ts
- * import { gfpToString, GFP_NOFS, __GFP_COMP } from "@mmsim/mmsim";
+ * import { __GFP_ACCOUNT, __GFP_COMP, GFP_KERNEL, GFP_NOFS, gfpToString } from "@mmsim/mmsim";
  * if (gfpToString(GFP_NOFS | __GFP_COMP) !== "GFP_NOFS|__GFP_COMP") throw new Error();
+ * if (gfpToString(GFP_KERNEL | __GFP_ACCOUNT) !== "GFP_KERNEL_ACCOUNT") throw new Error();
  * ```
  */
 export function gfpToString(gfp: number): string {
   const parts: string[] = [];
   let rest = gfp;
-  for (
-    const [mask, name] of [
-      [GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"],
-      [GFP_USER, "GFP_USER"],
-      [GFP_KERNEL, "GFP_KERNEL"],
-      [GFP_NOFS, "GFP_NOFS"],
-      [GFP_NOIO, "GFP_NOIO"],
-      [GFP_ATOMIC, "GFP_ATOMIC"],
-    ] as const
-  ) {
-    if ((rest & mask) === mask) {
+  for (const [mask, name] of GFP_COMBINATIONS) {
+    if (rest !== 0 && (rest & mask) === mask) {
       parts.push(name);
       rest &= ~mask;
-      break;
     }
   }
   for (const [bit, name] of GFP_NAMES) if (rest & bit) parts.push(name);

@@ -4,6 +4,8 @@ import {
   __GFP_ACCOUNT,
   __GFP_COMP,
   __GFP_DIRECT_RECLAIM,
+  __GFP_DMA,
+  __GFP_DMA32,
   __GFP_FS,
   __GFP_HARDWALL,
   __GFP_HIGH,
@@ -46,12 +48,20 @@ import {
 
 /** Every named flag (composites and single bits), to parse gfpToString output back. */
 const NAMED: Record<string, number> = {
+  GFP_TRANSHUGE,
+  GFP_TRANSHUGE_LIGHT,
   GFP_HIGHUSER_MOVABLE,
+  GFP_HIGHUSER,
   GFP_USER,
+  GFP_KERNEL_ACCOUNT: GFP_KERNEL | __GFP_ACCOUNT,
   GFP_KERNEL,
   GFP_NOFS,
   GFP_NOIO,
   GFP_ATOMIC,
+  GFP_NOWAIT,
+  GFP_DMA: __GFP_DMA,
+  GFP_DMA32: __GFP_DMA32,
+  __GFP_RECLAIM,
 };
 for (let b = 0; b < 23; b++) {
   const s = gfpToString(1 << b);
@@ -128,19 +138,20 @@ Deno.test("gfpToString names the largest combination first, then single bits", a
   });
 });
 
-Deno.test({
-  name: "gfpToString prints the kernel's other named combinations as %pGg does",
-  // BUG (minor, reported): gfpToString() documents "the way %pGg does", but knows only six
-  // combinations; include/trace/events/mmflags.h (__def_gfpflag_names) also names
-  // GFP_TRANSHUGE, GFP_TRANSHUGE_LIGHT, GFP_HIGHUSER, GFP_KERNEL_ACCOUNT and GFP_NOWAIT, so
-  // e.g. GFP_HIGHUSER prints "GFP_USER|__GFP_HIGHMEM" instead of "GFP_HIGHUSER".
-  ignore: true,
-  fn() {
-    assert.equal(gfpToString(GFP_HIGHUSER), "GFP_HIGHUSER");
-    assert.equal(gfpToString(GFP_NOWAIT), "GFP_NOWAIT");
-    assert.equal(gfpToString(GFP_TRANSHUGE), "GFP_TRANSHUGE");
-    assert.equal(gfpToString(GFP_KERNEL | __GFP_ACCOUNT), "GFP_KERNEL_ACCOUNT");
-  },
+Deno.test("gfpToString prints every combination of __def_gfpflag_names as %pGg does", () => {
+  // include/trace/events/mmflags.h (v6.12): GFP_TRANSHUGE … GFP_NOWAIT, GFP_DMA, GFP_DMA32,
+  // __GFP_RECLAIM, then single bits; lib/vsprintf.c format_flags() goes on after a match.
+  assert.equal(gfpToString(GFP_HIGHUSER), "GFP_HIGHUSER");
+  assert.equal(gfpToString(GFP_NOWAIT), "GFP_NOWAIT");
+  assert.equal(gfpToString(GFP_TRANSHUGE), "GFP_TRANSHUGE");
+  assert.equal(gfpToString(GFP_TRANSHUGE_LIGHT), "GFP_TRANSHUGE_LIGHT");
+  assert.equal(gfpToString(GFP_KERNEL | __GFP_ACCOUNT), "GFP_KERNEL_ACCOUNT");
+  assert.equal(gfpToString(GFP_KERNEL | __GFP_DMA), "GFP_KERNEL|GFP_DMA");
+  assert.equal(gfpToString(__GFP_DMA32 | __GFP_ZERO), "GFP_DMA32|__GFP_ZERO");
+  // Two combinations in one value: GFP_NOWAIT's bits, then GFP_DMA's.
+  assert.equal(gfpToString(GFP_NOWAIT | __GFP_DMA), "GFP_NOWAIT|GFP_DMA");
+  assert.equal(gfpToString(__GFP_RECLAIM | __GFP_ZERO), "GFP_NOIO|__GFP_ZERO");
+  assert.equal(gfpToString(__GFP_DIRECT_RECLAIM), "__GFP_DIRECT_RECLAIM");
 });
 
 /** Run `body` inside a task and return what it returned. */
