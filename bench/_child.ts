@@ -16,6 +16,7 @@
  * - `explore c13 N random|exhaustive`: C1.3's deadlock search (thread 001), N random schedules
  *   or N complete bounded-exhaustive searches; executions and distinct states per second;
  * - `procs N STEPS`: memory per engine task and steps/s with N tasks (growth sweep);
+ * - `minprocs N STEPS`: steps/s of the minimal event loop (anchor) with N generators;
  * - `frames FRAMES OPS`: buddy throughput and memory at FRAMES frames (growth sweep);
  * - `scale FRAMES`: allocate, fragment and compact a zone of FRAMES frames, RSS per phase.
  *
@@ -26,7 +27,13 @@ import { cpuSeconds, measure, rssBytes } from "./_harness.ts";
 import { buddyBytesPerFrame, churn, setupBuddyBench } from "./buddy_bench.ts";
 import { MinimalBuddy } from "./_minimal_buddy.ts";
 import { exactLruMisses } from "./_exact_lru.ts";
-import { abbaDeadlock, manySleepers, pingPong, smallExhaustive } from "./_engine_workloads.ts";
+import {
+  abbaDeadlock,
+  manySleepers,
+  minimalEventLoop,
+  pingPong,
+  smallExhaustive,
+} from "./_engine_workloads.ts";
 import { Engine } from "../lib/sim/engine.ts";
 import { PageCacheReplay } from "../lib/workload/replay.ts";
 
@@ -261,6 +268,16 @@ async function main(): Promise<void> {
       const steps = e.run({ maxSteps: Infinity }).steps;
       const wall = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
       emit({ n, steps, rate: { wall: steps / wall, cpu: steps / cpu }, heapPerTask });
+      return;
+    }
+    case "minprocs": {
+      const n = num(0, 1000), totalSteps = num(1, 2_000_000);
+      const iters = Math.max(1, Math.ceil(totalSteps / n));
+      minimalEventLoop(Math.min(n, 100), 100); // warm the JIT
+      const c0 = cpuSeconds(), t0 = performance.now();
+      const steps = minimalEventLoop(n, iters);
+      const wall = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
+      emit({ n, steps, rate: { wall: steps / wall, cpu: steps / cpu } });
       return;
     }
     case "frames": {

@@ -12,6 +12,7 @@ import { waitEvent, WaitQueue } from "../lib/sim/wait_queue.ts";
 import { explore } from "../lib/sim/explore.ts";
 import { exhaustive } from "../lib/sim/exhaustive.ts";
 import { Mutex } from "../lib/sim/sync.ts";
+import { EventHeap } from "../lib/sim/_heap.ts";
 
 /** Ping-pong of `rounds` round trips through one wait queue; returns the number of steps. */
 export function pingPong(rounds: number): number {
@@ -91,4 +92,36 @@ export function abbaDeadlock(): { executions: number; states: number | null } {
     return { fingerprint: () => `${held}:${env.steps}:${a.owner?.id ?? -1}:${b.owner?.id ?? -1}` };
   }, { search: exhaustive({ maxPreemptions: 3 }) });
   return { executions: r.executions, states: r.distinctStates };
+}
+
+/**
+ * Anchor for the engine's task sweep: the smallest discrete-event loop that runs the same
+ * workload as `manySleepers` — `n` generators, each yielding `iters` random sleeps of 1–1000 ns,
+ * ordered by the same `(time, seq)` binary heap the engine uses (lib/sim/_heap.ts). No effects,
+ * no tasks, no wait queues, no strategy, no checks: what is left of the engine's cost when its
+ * features are removed. Random numbers: one xorshift32 per generator. Returns steps.
+ */
+export function minimalEventLoop(n: number, iters: number): number {
+  const heap = new EventHeap<Iterator<number, void>>();
+  let seq = 0, now = 0, steps = 0;
+  for (let p = 0; p < n; p++) {
+    const g = (function* (seed: number): Generator<number, void> {
+      let x = seed | 0;
+      for (let i = 0; i < iters; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        yield 1 + (x >>> 0) % 1000;
+      }
+    })(0x9e3779b9 ^ (p * 2654435761));
+    heap.push(0, seq++, g);
+  }
+  while (heap.size > 0) {
+    now = heap.peekTime();
+    const g = heap.pop()!;
+    steps++;
+    const r = g.next();
+    if (r.done !== true) heap.push(now + r.value, seq++, g);
+  }
+  return steps;
 }

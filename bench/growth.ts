@@ -8,7 +8,11 @@
  *   bytes of PhysMem's per-frame arrays, and the growth of the process's RSS from before the
  *   `PhysMem` is made to after the zone is filled and every array page touched;
  * - tasks: N tasks sleeping random intervals, about 2 M engine steps in all — steps per CPU
- *   second of one run — and the JS heap the N tasks hold (after a full GC, `--expose-gc`).
+ *   second of one run — and the JS heap the N tasks hold (after a full GC, `--expose-gc`);
+ * - anchors, each point in its own process too: the minimal buddy allocator
+ *   (bench/_minimal_buddy.ts) on the same workload at each frame count, and the minimal event
+ *   loop (`minimalEventLoop` in bench/_engine_workloads.ts) at each task count — whether a fall
+ *   in throughput is the model's or comes with the workload's size on this machine.
  *
  *     deno run --allow-read --allow-write --allow-run bench/growth.ts [--quick] [--out DIR]
  *
@@ -46,15 +50,21 @@ export async function runGrowth(o: GrowthOptions = {}): Promise<GrowthPoint[]> {
     const r = lastJson<{ rate: { cpu: number }; modelBytes: number; rssDeltaBytes: number }>(
       t.stdout,
     );
+    const a = await runTimed(
+      denoRun("_child.ts", ["minimal", String(2 ** e), String(ops), "3", "1"]),
+    );
+    const anchor = lastJson<{ rate: { cpu: number } }>(a.stdout).rate.cpu;
     points.push({
       sweep: "frames",
       x: 2 ** e,
       opsPerSec: r.rate.cpu,
       modelBytes: r.modelBytes,
       rssBytes: r.rssDeltaBytes,
+      anchorOpsPerSec: anchor,
     });
     o.progress?.(
-      `growth: 2^${e} frames: ${(r.rate.cpu / 1e6).toFixed(2)} M ops/s, ` +
+      `growth: 2^${e} frames: ${(r.rate.cpu / 1e6).toFixed(2)} M ops/s ` +
+        `(minimal allocator ${(anchor / 1e6).toFixed(2)} M), ` +
         `RSS +${(r.rssDeltaBytes / 2 ** 20).toFixed(0)} MiB`,
     );
   }
@@ -63,15 +73,18 @@ export async function runGrowth(o: GrowthOptions = {}): Promise<GrowthPoint[]> {
       denoRun("_child.ts", ["procs", String(n), String(steps)], ["--v8-flags=--expose-gc"]),
     );
     const r = lastJson<{ rate: { cpu: number }; heapPerTask: number }>(t.stdout);
+    const a = await runTimed(denoRun("_child.ts", ["minprocs", String(n), String(steps)]));
+    const anchor = lastJson<{ rate: { cpu: number } }>(a.stdout).rate.cpu;
     points.push({
       sweep: "processes",
       x: n,
       opsPerSec: r.rate.cpu,
       modelBytes: Math.max(0, r.heapPerTask) * n,
+      anchorOpsPerSec: anchor,
     });
     o.progress?.(
-      `growth: ${n} tasks: ${(r.rate.cpu / 1e6).toFixed(2)} M steps/s, ` +
-        `${r.heapPerTask.toFixed(0)} B/task`,
+      `growth: ${n} tasks: ${(r.rate.cpu / 1e6).toFixed(2)} M steps/s ` +
+        `(minimal event loop ${(anchor / 1e6).toFixed(2)} M), ${r.heapPerTask.toFixed(0)} B/task`,
     );
   }
   return points;

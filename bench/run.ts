@@ -380,6 +380,16 @@ async function growthSweep(): Promise<void> {
     const v = ps.map((p) => p.opsPerSec);
     return Math.max(...v) / Math.min(...v);
   };
+  // The same sweep on the minimal implementations (anchors): their own spread shows how much
+  // of the fall comes with the workload's size on this machine (caches, TLB) rather than the
+  // model.
+  const anchorSpread = (ps: GrowthPoint[], what: string) => {
+    const v = ps.map((p) => p.anchorOpsPerSec ?? NaN);
+    if (v.some((x) => !(x > 0))) return "—";
+    const ex2 = (x: number) => x >= 1024 && Number.isInteger(Math.log2(x)) ? ex(x) : fmtInt(x);
+    return `${what}: ` + ps.map((p) => `${ex2(p.x)}: ${M(p.anchorOpsPerSec!, 1)}`).join(", ") +
+      ` (max/min ${(Math.max(...v) / Math.min(...v)).toFixed(1)}×)`;
+  };
   const ex = (x: number) => `2^${Math.log2(x)}`;
   rows.push({
     group: "growth",
@@ -387,7 +397,7 @@ async function growthSweep(): Promise<void> {
     value: fr.map((p) => `${ex(p.x)}: ${M(p.opsPerSec, 1)}`).join(", ") +
       ` (max/min ${spread(fr).toFixed(1)}×)`,
     target: "flat (max/min ≤ 2×)",
-    anchor: "—",
+    anchor: anchorSpread(fr, "minimal allocator (bench/_minimal_buddy.ts)"),
     met: spread(fr) <= 2,
     command: "deno run --allow-read --allow-write --allow-run bench/growth.ts",
     data: fr,
@@ -422,7 +432,7 @@ async function growthSweep(): Promise<void> {
     value: pr.map((p) => `${fmtInt(p.x)}: ${M(p.opsPerSec, 1)}`).join(", ") +
       ` (max/min ${spread(pr).toFixed(1)}×)`,
     target: "flat (max/min ≤ 2×)",
-    anchor: "—",
+    anchor: anchorSpread(pr, "minimal event loop (minimalEventLoop)"),
     met: spread(pr) <= 2,
     command: "deno run --allow-read --allow-write --allow-run bench/growth.ts",
     data: pr,

@@ -3,7 +3,9 @@
  * machine grows (frames, 2^10 … 2^24) and as the number of simulated tasks grows (2 … 10^4).
  * Four panels: buddy allocator throughput and memory against frames, engine throughput and
  * memory against tasks. Flat throughput and straight log–log memory lines of slope 1 mean the
- * model scales linearly.
+ * model scales linearly. Where a point carries `anchorOpsPerSec`, the throughput panels also draw
+ * a minimal implementation of the same workload, so a fall the model shares with the minimal
+ * one (caches) can be told from one of its own.
  *
  * The measurements come from `bench/growth.ts` (they need the wall clock, which the library
  * never reads); the tour notebook draws the committed results (`docs/bench/growth.json`) with
@@ -36,6 +38,12 @@ export interface GrowthPoint {
   modelBytes: number;
   /** Growth of the process's resident set size over the sweep point, in bytes (optional). */
   rssBytes?: number;
+  /**
+   * The same workload on a minimal implementation (the benchmarks' anchor: a buddy allocator
+   * with nothing but free lists, or a bare event loop over generators), operations per second
+   * (optional). Drawn as a second line in the throughput panels.
+   */
+  anchorOpsPerSec?: number;
 }
 
 /** A panel's data row: one series value at one x. */
@@ -48,7 +56,14 @@ interface Row {
 const PANEL_WIDTH = 340;
 const PANEL_HEIGHT = 230;
 
-const SERIES = ["buddy alloc/free", "engine steps", "PhysMem arrays", "task heap", "RSS growth"];
+const SERIES = [
+  "buddy alloc/free",
+  "engine steps",
+  "PhysMem arrays",
+  "task heap",
+  "RSS growth",
+  "minimal anchor",
+];
 
 /** Tick labels: SI suffixes for counts and rates, plain decimals for MiB. */
 function tick(d: number): string {
@@ -56,12 +71,23 @@ function tick(d: number): string {
   return d < 1 ? String(Number(d.toPrecision(1))) : String(d);
 }
 
-function panel(rows: Row[], xLabel: string, yLabel: string, logY: boolean): string {
-  // Label each series at its last point (an SVG legend: Plot's swatch legends are HTML); the
-  // second series of a panel is labelled below its line, the first above.
-  const last = new Map<string, Row>();
-  for (const r of rows) if ((last.get(r.series)?.x ?? -Infinity) <= r.x) last.set(r.series, r);
-  const labels = [...last.values()].map((r, i) => ({ ...r, dy: i === 0 ? -10 : 14 }));
+function panel(
+  rows: Row[],
+  xLabel: string,
+  yLabel: string,
+  logY: boolean,
+  labelAt: "first" | "last" = "last",
+): string {
+  // Label each series at its last (or first) point (an SVG legend: Plot's swatch legends are
+  // HTML); the second series of a panel is labelled below its line, the first above. Throughput
+  // lines converge at the large end, so those panels label at the first point.
+  const end = new Map<string, Row>();
+  for (const r of rows) {
+    const e = end.get(r.series);
+    if (e === undefined || (labelAt === "last" ? e.x <= r.x : e.x > r.x)) end.set(r.series, r);
+  }
+  const labels = [...end.values()].map((r, i) => ({ ...r, dy: i === 0 ? -10 : 14 }));
+  const anchor = labelAt === "last" ? "end" : "start";
   const spec = {
     width: PANEL_WIDTH,
     height: PANEL_HEIGHT,
@@ -82,7 +108,7 @@ function panel(rows: Row[], xLabel: string, yLabel: string, logY: boolean): stri
           y: "y",
           text: "series",
           fill: "series",
-          textAnchor: "end",
+          textAnchor: anchor,
           dy: l.dy,
           stroke: "white",
           strokeWidth: 3,
@@ -104,7 +130,7 @@ function panel(rows: Row[], xLabel: string, yLabel: string, logY: boolean): stri
  * import { growthFigure, type GrowthPoint } from "@mmsim/mmsim";
  * const pts: GrowthPoint[] = [];
  * for (const x of [1024, 4096, 16384]) {
- *   pts.push({ sweep: "frames", x, opsPerSec: 2e7, modelBytes: 45 * x, rssBytes: 50 * x });
+ *   pts.push({ sweep: "frames", x, opsPerSec: 2e7, modelBytes: 45 * x, rssBytes: 50 * x, anchorOpsPerSec: 4e7 });
  * }
  * for (const x of [2, 100, 10000]) pts.push({ sweep: "processes", x, opsPerSec: 5e6, modelBytes: 900 * x });
  * const fig = growthFigure(pts, { title: "Growth" });
@@ -125,19 +151,30 @@ export function growthFigure(points: readonly GrowthPoint[], options: FigureOpti
     }
     return rows;
   };
+  const rate = (ps: GrowthPoint[], what: string): Row[] => {
+    const rows: Row[] = ps.map((p) => ({ x: p.x, y: p.opsPerSec / 1e6, series: what }));
+    for (const p of ps) {
+      if (p.anchorOpsPerSec !== undefined && p.anchorOpsPerSec > 0) {
+        rows.push({ x: p.x, y: p.anchorOpsPerSec / 1e6, series: "minimal anchor" });
+      }
+    }
+    return rows;
+  };
   const panels = [
     panel(
-      frames.map((p) => ({ x: p.x, y: p.opsPerSec / 1e6, series: "buddy alloc/free" })),
+      rate(frames, "buddy alloc/free"),
       "frames →",
       "↑ M ops/s",
       false,
+      "first",
     ),
     panel(mem(frames, "PhysMem arrays"), "frames →", "↑ MiB", true),
     panel(
-      procs.map((p) => ({ x: p.x, y: p.opsPerSec / 1e6, series: "engine steps" })),
+      rate(procs, "engine steps"),
       "tasks →",
       "↑ M steps/s",
       false,
+      "first",
     ),
     panel(mem(procs, "task heap"), "tasks →", "↑ MiB", true),
   ];

@@ -183,6 +183,9 @@ export const cells: CellSpec[] = [
     process per point). Its last recorded run (\`docs/bench/growth.json\`, see README
     "Benchmarks"): model memory grows linearly with frames (45 bytes of typed arrays per frame)
     and with tasks (about 1 KB each); throughput falls once the state leaves the CPU caches.
+    The "minimal anchor" lines are the same workloads on a bare buddy allocator (free lists and a
+    state byte) and a bare event loop (generators on the same heap): they fall as much or more,
+    so the fall comes with the workload's random access on this machine, not with the model.
   `),
   code(`
     const growth = JSON.parse(await Deno.readTextFile("../docs/bench/growth.json"));
