@@ -523,8 +523,10 @@ const GFP_NAMES: [number, string][] = [
 
 /**
  * Named combinations, in the order of include/trace/events/mmflags.h `__def_gfpflag_names`
- * (v6.12): the most bits first, then GFP_DMA, GFP_DMA32 and __GFP_RECLAIM, then the single bits
- * (`TRACE_GFP_FLAGS`, {@link GFP_NAMES}).
+ * (read in its `TRACE_GFP_FLAGS` form, a 2026 torvalds/linux copy): the most bits first, then
+ * GFP_DMA, GFP_DMA32 and __GFP_RECLAIM, then the single bits in bit order ({@link GFP_NAMES}).
+ * Older kernels list the same combinations but interleave the single bits in another order, so
+ * their output can order the single-bit names differently; the names are the same.
  */
 const GFP_COMBINATIONS: [number, string][] = [
   [GFP_TRANSHUGE, "GFP_TRANSHUGE"],
@@ -545,7 +547,7 @@ const GFP_COMBINATIONS: [number, string][] = [
 
 /**
  * Format GFP flags the way `%pGg` does: lib/vsprintf.c `format_flags()` over
- * include/trace/events/mmflags.h `__def_gfpflag_names` (v6.12). Every entry whose bits are all
+ * include/trace/events/mmflags.h `__def_gfpflag_names`. Every entry whose bits are all
  * set is printed and its bits cleared, in table order — named combinations first (most bits
  * first: "GFP_KERNEL_ACCOUNT" before "GFP_KERNEL"), then the single bits. `0` prints as "0".
  *

@@ -139,7 +139,7 @@ Deno.test("gfpToString names the largest combination first, then single bits", a
 });
 
 Deno.test("gfpToString prints every combination of __def_gfpflag_names as %pGg does", () => {
-  // include/trace/events/mmflags.h (v6.12): GFP_TRANSHUGE … GFP_NOWAIT, GFP_DMA, GFP_DMA32,
+  // include/trace/events/mmflags.h: GFP_TRANSHUGE … GFP_NOWAIT, GFP_DMA, GFP_DMA32,
   // __GFP_RECLAIM, then single bits; lib/vsprintf.c format_flags() goes on after a match.
   assert.equal(gfpToString(GFP_HIGHUSER), "GFP_HIGHUSER");
   assert.equal(gfpToString(GFP_NOWAIT), "GFP_NOWAIT");
