@@ -21,9 +21,9 @@
  * Lock order: folio lock → (mapping i_mmap for unmapping, mmap.ts) → i_pages lock (atomic).
  *
  * Left out: shadow and DAX entries, the invalidate_lock (callers hold it in the kernel),
- * byte-granular partial pages (zeroing). Divergence: a large folio that straddles the range
- * is not split (split.ts is separate): a clean one is dropped whole, as the kernel does when
- * the split fails, and a dirty one is kept and the range shrunk around it.
+ * byte-granular partial pages (zeroing). A large folio that straddles the range is split
+ * (split.ts) as the kernel does; when the split fails a clean one is dropped whole and a dirty
+ * one is kept and the range shrunk around it.
  *
  * @module
  */
@@ -31,7 +31,7 @@
 import type { Process } from "../sim/engine.ts";
 import { AddressSpace, filemapRemoveFolio } from "./address_space.ts";
 import { folioLock, folioPut, folioTryGet, folioTrylock, folioUnlock } from "./folio.ts";
-import { PG } from "./memory.ts";
+import { NIL, PG } from "./memory.ts";
 import type { Mm } from "./mm.ts";
 import { unmapMappingFolio, unmapMappingRange } from "./mmap.ts";
 import { GFP_KERNEL } from "./page_alloc.ts";
@@ -43,6 +43,7 @@ import {
   folioNeedsRelease,
 } from "./filemap.ts";
 import { FGP, iSizeWrite } from "./pagemap.ts";
+import { minOrderForSplit, splitFolio, tryFolioSplitToOrder } from "./split.ts";
 
 /** -EBUSY as the kernel's int. */
 const EBUSY = -16;
@@ -192,8 +193,19 @@ export function* truncateInodeFolio(
 
 /**
  * truncate_inode_partial_folio() for whole pages: the locked folio at an end of the range.
- * Wait for writeback; a folio entirely inside goes; one that straddles the range is dropped
- * whole if clean (as when the kernel's split fails) and kept if dirty. Returns false if kept.
+ * Wait for writeback; a folio entirely inside goes. A large folio that straddles the range is
+ * invalidated over the part inside (if it needs release) and split so that pass 2 can drop the
+ * pieces inside: before v6.15 `split_folio()` (to order 0, or to the mapping's minimum order
+ * before v6.18); from v6.15 (era `nonUniformSplit`, Zi Yan's "use folio_split() in truncate
+ * operation") `try_folio_split()` around the first page inside the range, to the mapping's
+ * minimum order, and then a second try around the first page after the range in the piece that
+ * holds it (its result does not matter). If the split fails the kernel's fallback follows: a
+ * dirty folio is kept (returns false, and the caller shrinks the range around it), a clean one
+ * is removed whole. Follows mm/truncate.c of linux-next 09d5a30a (v6.16 era) and v6.12's
+ * `split_folio()` call.
+ * Divergence: the second try is made only inside the folio and mapping the first split came
+ * from; the 09d5a30a code takes `folio_page(folio, offset + length)`, which is the next frame
+ * when the range reaches the folio's end (later kernels check that the mapping is the same).
  */
 function* truncatePartialFolio(
   mm: Mm,
@@ -203,21 +215,52 @@ function* truncatePartialFolio(
   end: number,
 ): Process<boolean> {
   yield* folioWaitWriteback(mm, folio);
-  const inside = mm.mem.index[folio]! >= start && folioLast(mm, folio) <= end;
+  const mem = mm.mem;
+  const first = mem.index[folio]!;
+  const inside = first >= start && folioLast(mm, folio) <= end;
   if (inside) {
     yield* truncateInodeFolio(mm, mapping, folio);
     return true;
   }
+  const offset = Math.max(start, first) - first; // pages
+  const length = Math.min(end, folioLast(mm, folio)) - Math.max(start, first) + 1;
   if (folioNeedsRelease(mm, folio)) {
-    const ps = mm.mem.pageSizeBytes;
-    const from = Math.max(start, mm.mem.index[folio]!);
-    const to = Math.min(end, folioLast(mm, folio));
-    yield* folioInvalidate(mm, folio, (from - mm.mem.index[folio]!) * ps, (to - from + 1) * ps);
+    const ps = mem.pageSizeBytes;
+    yield* folioInvalidate(mm, folio, offset * ps, length * ps);
   }
-  // Divergence: no try_folio_split(); the kernel's fallback when the split fails follows.
-  if (mm.mem.testFlag(folio, PG.dirty)) return false;
+  const nr = 1 << mem.order[folio]!;
+  if (nr === 1) return true;
+  if (splitForTruncate(mm, folio, folio + offset)) {
+    const at2 = offset + length;
+    if (at2 < nr) {
+      // The piece holding the first page after the range: try_folio_split it there too.
+      const p2 = folio + at2;
+      const folio2 = mem.head[p2] === NIL ? p2 : mem.head[p2]!;
+      if (folio2 !== folio && mem.mapping[folio2] === mapping.id && folioTryGet(mm, folio2)) {
+        if (mem.order[folio2]! > 0 && folioTrylock(mm, folio2)) {
+          splitForTruncate(mm, folio2, p2);
+          folioUnlock(mm, folio2);
+        }
+        folioPut(mm, folio2);
+      }
+    }
+    return true;
+  }
+  if (mem.testFlag(folio, PG.dirty)) return false;
   yield* truncateInodeFolio(mm, mapping, folio);
   return true;
+}
+
+/**
+ * The split truncate_inode_partial_folio() asks for: `try_folio_split()` (v6.15+: non-uniform
+ * around `splitAt` to the minimum order where supported, else uniform) or, earlier,
+ * `split_folio()`. True on success.
+ */
+function splitForTruncate(mm: Mm, folio: number, splitAt: number): boolean {
+  if (!mm.era.nonUniformSplit) return splitFolio(mm, folio).ok;
+  const min = minOrderForSplit(mm, folio);
+  if (!min.ok) return false;
+  return tryFolioSplitToOrder(mm, folio, splitAt, min.value).ok;
 }
 
 /**

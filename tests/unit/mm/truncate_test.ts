@@ -125,9 +125,10 @@ Deno.test("truncateInodePagesRange", async (t) => {
     assert.equal(file.nrpages, 0);
   });
 
-  await t.step("a dirty large folio straddling the range is kept; a clean one goes", () => {
+  /** Two order-2 folios at 0..3 (dirty) and 4..7 (clean); truncate pages [2, 5]. */
+  function straddle(version: string, pinBoth = false) {
     const env = new Engine();
-    const mm = new Mm(env, { memory: { nrFrames: 64 } });
+    const mm = new Mm(env, { memory: { nrFrames: 64 }, version });
     const file = AddressSpace.create(mm, { name: "large", maxOrder: 2 });
     const a = folioAlloc(mm, 2);
     const b = folioAlloc(mm, 2);
@@ -136,12 +137,45 @@ Deno.test("truncateInodePagesRange", async (t) => {
     folioPut(mm, a);
     folioPut(mm, b);
     mm.mem.setFlag(a, PG.dirty);
+    if (pinBoth) {
+      // An extra reference (a pipe buffer, a GUP pin) makes every split fail with -EAGAIN.
+      mm.mem.refcount[a]!++;
+      mm.mem.refcount[b]!++;
+    }
     env.spawn("t", function* () {
       yield* truncateInodePagesRange(mm, file, 2, 5);
     });
-    env.run();
-    assert.equal(filemapGetEntry(file, 0), a, "dirty straddling folio kept");
-    assert.equal(filemapGetEntry(file, 4), -1, "clean straddling folio dropped whole");
+    const r = env.run();
+    assert.deepEqual(r.violations, []);
+    const left = [];
+    for (let i = 0; i < 8; i++) {
+      const f = filemapGetEntry(file, i);
+      if (f !== -1) left.push(`${i}:${mm.mem.index[f]}/${mm.mem.order[f]}`);
+    }
+    return { mm, file, a, b, left };
+  }
+
+  await t.step("v6.12: straddling large folios are split (split_folio) and the inside goes", () => {
+    const { left, file } = straddle("6.12");
+    // index:head-index/order for each page left
+    assert.deepEqual(left, ["0:0/0", "1:1/0", "6:6/0", "7:7/0"]);
+    assert.equal(file.nrpages, 4);
+  });
+
+  await t.step("v6.16: try_folio_split around the range's ends keeps the outside large", () => {
+    const { left, file } = straddle("6.16");
+    // a: split around page 2 → [0,1] order 1, 2, 3; b: around page 4 → 4, 5, [6,7] order 1,
+    // then the second try around page 6 splits [6,7].
+    assert.deepEqual(left, ["0:0/1", "1:0/1", "6:6/0", "7:7/0"]);
+    assert.equal(file.nrpages, 4);
+  });
+
+  await t.step("when the split fails: a dirty straddling folio is kept, a clean one goes", () => {
+    for (const version of ["6.12", "6.16"]) {
+      const { left, mm, a } = straddle(version, true);
+      assert.deepEqual(left, ["0:0/2", "1:0/2", "2:0/2", "3:0/2"], version);
+      assert.ok(mm.mem.testFlag(a, PG.dirty), `${version}: still dirty`);
+    }
   });
 });
 
