@@ -27,7 +27,7 @@ import { filemapAddFolio } from "../mm/address_space.ts";
 import { CompactControl } from "../mm/compact_control.ts";
 import { ISOLATE_MODE, isolateMigratepagesBlock } from "../mm/compaction_scanners.ts";
 import { allocContigRange, type ContigResult, offlinePages } from "../mm/contig_range.ts";
-import { folioAlloc, folioPut, folioTrylock } from "../mm/folio.ts";
+import { folioAlloc, folioGet, folioPut, folioTrylock } from "../mm/folio.ts";
 import { MIGRATE, PG } from "../mm/memory.ts";
 import {
   allocMigrationTarget,
@@ -106,6 +106,7 @@ function startIo(w: FuseWorld, kind: IoKind, chunks: readonly number[]): void {
       for (const f of run) {
         if (!folioTrylock(mm, f)) throw new Error("C4.5: folio already locked");
         mm.mem.clearFlag(f, PG.uptodate);
+        folioGet(mm, f); // the readahead batch's reference (readahead_folio() drops it)
       }
     }
   }

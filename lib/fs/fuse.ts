@@ -52,6 +52,7 @@ import {
 import { folioEndRead, folioLock, folioPut, folioUnlock } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import { filemapGetFolio } from "../mm/filemap.ts";
+import { readaheadFolio } from "../mm/readahead.ts";
 import { FGP } from "../mm/pagemap.ts";
 import {
   balanceDirtyPages,
@@ -467,8 +468,12 @@ export function* fusePageMkwrite(
 export function* fuseReadahead(mm: Mm, mount: FuseMount, rac: ReadaheadControl): Process<void> {
   const fi = rac.mapping.host as FuseInode;
   const per = mount.conn.config.maxPagesPerReq;
-  for (let i = 0; i < rac.folios.length; i += per) {
-    const folios = rac.folios.slice(i, i + per);
+  // Take every folio of the batch (readahead_folio(): the page cache keeps it, its lock goes to
+  // the READ, fuse_readpages_end() ends the read).
+  const all: number[] = [];
+  for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) all.push(f);
+  for (let i = 0; i < all.length; i += per) {
+    const folios = all.slice(i, i + per);
     const req = mount.conn.newRequest("READ", fi.ino, mm.mem.index[folios[0]!]!);
     req.folios.push(...folios);
     for (const f of folios) mm.setBitHolder(f, PG.locked, req);

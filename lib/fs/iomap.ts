@@ -52,6 +52,7 @@ import {
   folioUnlock,
 } from "../mm/folio.ts";
 import { PG, pmdOrder } from "../mm/memory.ts";
+import { readaheadFolio } from "../mm/readahead.ts";
 import type { Mm } from "../mm/mm.ts";
 import { filemapMigrateFolio } from "../mm/migrate_folio.ts";
 import { fgfSetOrder, FGP, iSizeRead, iSizeWrite } from "../mm/pagemap.ts";
@@ -790,8 +791,9 @@ export function* iomapReadFolio(mm: Mm, mapping: AddressSpace, folio: number): P
  */
 // deno-lint-ignore require-yield
 export function* iomapReadahead(mm: Mm, rac: ReadaheadControl): Process<void> {
-  for (const f of rac.folios) ifsAlloc(mm, f);
-  if (rac.folios.length > 0) {
-    submitRead(mm, rac.mapping.host as IomapFs, rac.mapping, [...rac.folios]);
-  }
+  // iomap_readahead_iter(): every folio through readahead_folio().
+  const folios: number[] = [];
+  for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) folios.push(f);
+  for (const f of folios) ifsAlloc(mm, f);
+  if (folios.length > 0) submitRead(mm, rac.mapping.host as IomapFs, rac.mapping, folios);
 }

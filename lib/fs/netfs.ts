@@ -63,6 +63,7 @@ import {
 import { folioDetachPrivate, folioEndRead, folioGet, folioPut, folioWaitBit } from "../mm/folio.ts";
 import { PG } from "../mm/memory.ts";
 import type { FolioRef, Mm } from "../mm/mm.ts";
+import { readaheadFolio } from "../mm/readahead.ts";
 import { fallbackMigrateFolio, filemapMigrateFolio } from "../mm/migrate_folio.ts";
 import { createFsFile } from "./_file.ts";
 
@@ -549,8 +550,11 @@ export class Netfs {
         yield* [];
         return 0;
       },
-      *readahead(_mm: Mm, rac: ReadaheadControl): Process<void> {
-        fs.submitRead(rac.mapping, rac.folios);
+      *readahead(mm: Mm, rac: ReadaheadControl): Process<void> {
+        // netfs_readahead(): every folio of the batch goes to the request.
+        const folios: number[] = [];
+        for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) folios.push(f);
+        fs.submitRead(rac.mapping, folios);
         yield* [];
       },
       releaseFolio(_mm: Mm, _mapping: AddressSpace, folio: number, _gfp: number): boolean {

@@ -31,6 +31,7 @@ import {
   type ReadaheadControl,
 } from "../mm/address_space.ts";
 import { folioEndRead } from "../mm/folio.ts";
+import { readaheadFolio } from "../mm/readahead.ts";
 import { PG } from "../mm/memory.ts";
 import type { Mm } from "../mm/mm.ts";
 import { createFsFile } from "./_file.ts";
@@ -189,10 +190,13 @@ export class SimpleFs {
         yield* [];
         return 0;
       },
-      *readahead(_mm: Mm, rac: ReadaheadControl): Process<void> {
+      *readahead(mm: Mm, rac: ReadaheadControl): Process<void> {
+        // mpage_readahead(): take every folio with readahead_folio(), one bio per batch.
+        const folios: number[] = [];
+        for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) folios.push(f);
         const max = fs.config.maxFoliosPerBio;
-        for (let i = 0; i < rac.folios.length; i += max) {
-          fs.submitRead(rac.mapping, rac.folios.slice(i, i + max));
+        for (let i = 0; i < folios.length; i += max) {
+          fs.submitRead(rac.mapping, folios.slice(i, i + max));
         }
         yield* [];
       },

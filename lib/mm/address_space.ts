@@ -143,7 +143,7 @@ export type KResult<T = void> = { ok: true; value: T } | { ok: false; errno: Err
  *
  * @example
  * ```ts
- * import { AddressSpace, Engine, filemapRead, folioEndRead, folioTestLocked, folioTestUptodate, iSizeWrite, Mm, type ReadaheadControl } from "@mmsim/mmsim";
+ * import { AddressSpace, Engine, filemapRead, folioEndRead, folioTestLocked, folioTestUptodate, iSizeWrite, Mm, readaheadFolio, type ReadaheadControl } from "@mmsim/mmsim";
  * const env = new Engine();
  * const mm = new Mm(env, { memory: { nrFrames: 256 } });
  * const batches: { index: number; nrPages: number; lockedNotUptodate: boolean }[] = [];
@@ -153,7 +153,8 @@ export type KResult<T = void> = { ok: true; value: T } | { ok: false; errno: Err
  *     *readahead(mm, rac: ReadaheadControl) {
  *       const lockedNotUptodate = rac.folios.every((f) => folioTestLocked(mm, f) && !folioTestUptodate(mm, f));
  *       batches.push({ index: rac.index, nrPages: rac.nrPages, lockedNotUptodate });
- *       for (const f of rac.folios) folioEndRead(mm, f, true);
+ *       // Take each folio (readahead_folio); one left in the batch is cleaned up by read_pages().
+ *       for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) folioEndRead(mm, f, true);
  *     },
  *   },
  * });

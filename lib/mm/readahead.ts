@@ -29,8 +29,8 @@
  */
 
 import type { Process } from "../sim/engine.ts";
-import { AddressSpace, type ReadaheadControl } from "./address_space.ts";
-import { folioPut, folioUnlock } from "./folio.ts";
+import { AddressSpace, filemapRemoveFolio, type ReadaheadControl } from "./address_space.ts";
+import { folioGet, folioPut, folioUnlock } from "./folio.ts";
 import { PG, pmdOrder } from "./memory.ts";
 import type { Mm } from "./mm.ts";
 import {
@@ -219,11 +219,13 @@ export function readaheadFolio(mm: Mm, rac: ReadaheadControl): number {
 }
 
 /**
- * read_pages(): submit the batch. With `->readahead` the filesystem gets the whole batch.
- * Divergence: the kernel cleans up folios `->readahead` did not consume (unlocking them and
- * removing those in the async part); here every folio still in `rac.folios` when it returns
- * counts as taken (its batch reference is dropped as readahead_folio() would have). Without
- * `->readahead`, `->read_folio` is called per folio.
+ * read_pages() (mm/readahead.c, v6.12): submit the batch. With `->readahead` the filesystem
+ * takes its folios with {@link readaheadFolio} (`readahead_folio()`); the ones it leaves in the
+ * batch (FUSE skips the asynchronous part when the connection is congested) are cleaned up as
+ * the kernel does: each shrinks `ra->size`, one that fits in `ra->async_size` also shrinks it
+ * and is removed from the page cache, and every one is unlocked, so a reader finds it
+ * !uptodate and reads it through `->read_folio` instead of waiting on a lock nobody will drop.
+ * Without `->readahead`, `->read_folio` is called per folio.
  */
 function* readPages(mm: Mm, rac: Ractl): Process<void> {
   if (rac.folios.length === 0) return;
@@ -231,7 +233,20 @@ function* readPages(mm: Mm, rac: Ractl): Process<void> {
   mm.env.emit("mm_filemap_read_pages", rac.mapping.name, rac.index, rac.nrPages);
   if (aops.readahead) {
     yield* aops.readahead(mm, rac);
-    while (rac.folios.length > 0) readaheadFolio(mm, rac);
+    // Clean up the remaining folios: the sizes in ->ra may size the next readahead.
+    for (let folio = readaheadFolio(mm, rac); folio >= 0; folio = readaheadFolio(mm, rac)) {
+      const nr = 1 << mm.mem.order[folio]!;
+      folioGet(mm, folio);
+      if (rac.ra !== null) {
+        rac.ra.size -= nr;
+        if (rac.ra.asyncSize >= nr) {
+          rac.ra.asyncSize -= nr;
+          filemapRemoveFolio(mm, folio);
+        }
+      }
+      folioUnlock(mm, folio);
+      folioPut(mm, folio);
+    }
   } else if (aops.readFolio) {
     for (;;) {
       const folio = readaheadFolio(mm, rac);

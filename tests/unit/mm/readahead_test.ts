@@ -6,12 +6,15 @@ import {
   filemapRead,
   type FileRaState,
   fileRaStateInit,
+  folioEndRead,
+  iSizeWrite,
   Mm,
   pageCacheAsyncRa,
   pageCacheRaOrder,
   PF_MEMALLOC_NOFS,
   PG,
   readaheadControl,
+  readaheadFolio,
   SimpleFs,
 } from "../../../mod.ts";
 
@@ -207,7 +210,7 @@ Deno.test("readahead runs in a NOFS scope", () => {
     aops: {
       *readahead(mm, rac) {
         scopes.push((mm.env.current!.flags & PF_MEMALLOC_NOFS) !== 0);
-        for (const f of rac.folios) {
+        for (let f = readaheadFolio(mm, rac); f >= 0; f = readaheadFolio(mm, rac)) {
           mm.mem.data[f] = 0;
           mm.mem.setFlag(f, PG.uptodate);
           mm.mem.clearFlag(f, PG.locked);
@@ -225,4 +228,44 @@ Deno.test("readahead runs in a NOFS scope", () => {
   assert.deepEqual(scopes, [true], "->readahead called inside memalloc_nofs_save()");
   assert.equal(flagsAfter & PF_MEMALLOC_NOFS, 0, "scope restored");
   void SimpleFs;
+});
+
+Deno.test("read_pages cleans up the folios ->readahead left in the batch", () => {
+  // A ->readahead that reads only the first folio and leaves the rest (as fuse_readahead does
+  // with the asynchronous part of a congested connection).
+  const env = new Engine();
+  const mm = new Mm(env, { memory: { nrFrames: 256 } });
+  const file = AddressSpace.create(mm, {
+    name: "lazy",
+    aops: {
+      *readahead(mm, rac) {
+        const f = readaheadFolio(mm, rac);
+        if (f >= 0) folioEndRead(mm, f, true);
+        yield mm.env.point();
+      },
+      *readFolio(mm, _m, folio) {
+        folioEndRead(mm, folio, true);
+        yield mm.env.point();
+        return 0;
+      },
+    },
+  });
+  iSizeWrite(file, 64);
+  const ra = fileRaStateInit(mm);
+  const got: number[][] = [];
+  env.spawn("reader", function* () {
+    const r = yield* filemapRead(mm, file, 0, 1, { ra });
+    got.push(r.ok ? r.value : []);
+  });
+  const run = env.run();
+  assert.equal(run.reason, "done", "no reader is left waiting on a folio lock");
+  // The window was 4 pages with a 3-page asynchronous tail: all three left over were in the
+  // tail, so each shrank size and async_size and was removed from the page cache, unlocked.
+  assert.deepEqual(cached(file), [0]);
+  assert.equal(ra.size, 1);
+  assert.equal(ra.asyncSize, 0);
+  for (let f = 0; f < 256; f++) {
+    if (mm.mem.refcount[f] === 0) continue;
+    assert.ok(!mm.mem.testFlag(f, PG.locked), `frame ${f} left locked`);
+  }
 });
