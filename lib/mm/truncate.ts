@@ -232,7 +232,7 @@ function* truncatePartialFolio(
   if (nr === 1) return true;
   if (splitForTruncate(mm, folio, folio + offset)) {
     const at2 = offset + length;
-    if (at2 < nr) {
+    if (mm.era.nonUniformSplit && at2 < nr) {
       // The piece holding the first page after the range: try_folio_split it there too.
       const p2 = folio + at2;
       const folio2 = mem.head[p2] === NIL ? p2 : mem.head[p2]!;
