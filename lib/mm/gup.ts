@@ -284,8 +284,18 @@ export function* getUserPages(
  *
  * @example
  * ```ts
- * import { putUserPage } from "@mmsim/mmsim";
- * if (typeof putUserPage !== "function") throw new Error("exported");
+ * import { Engine, getUserPages, Mm, mmapRegion, putUserPage } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const vma = mmapRegion(mm, { nrPages: 1 });
+ * env.spawn("dio", function* () {
+ *   const r = yield* getUserPages(mm, vma, 0, 1, { write: true });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   const page = r.value[0]!;
+ *   putUserPage(mm, page);
+ *   if (mm.mem.refcount[page] !== 1) throw new Error("only the PTE's reference is left");
+ * });
+ * env.run();
  * ```
  */
 export function putUserPage(mm: Mm, page: number): void {
@@ -389,8 +399,19 @@ function* checkAndMigrateMovablePages(
  *
  * @example
  * ```ts
- * import { unpinUserPage } from "@mmsim/mmsim";
- * if (typeof unpinUserPage !== "function") throw new Error("exported");
+ * import { Engine, folioMaybeDmaPinned, Mm, mmapRegion, pinUserPages, unpinUserPage } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const vma = mmapRegion(mm, { nrPages: 1 });
+ * env.spawn("dma", function* () {
+ *   const r = yield* pinUserPages(mm, vma, 0, 1, { write: true });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   const page = r.value[0]!;
+ *   if (!folioMaybeDmaPinned(mm, page)) throw new Error("pinned");
+ *   unpinUserPage(mm, page);
+ *   if (folioMaybeDmaPinned(mm, page)) throw new Error("unpinned");
+ * });
+ * env.run();
  * ```
  */
 export function unpinUserPage(mm: Mm, page: number): void {
@@ -403,8 +424,17 @@ export function unpinUserPage(mm: Mm, page: number): void {
  *
  * @example
  * ```ts
- * import { unpinUserPages } from "@mmsim/mmsim";
- * if (typeof unpinUserPages !== "function") throw new Error("exported");
+ * import { Engine, folioMaybeDmaPinned, Mm, mmapRegion, pinUserPages, unpinUserPages } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const vma = mmapRegion(mm, { nrPages: 3 });
+ * env.spawn("dma", function* () {
+ *   const r = yield* pinUserPages(mm, vma, 0, 3, { write: true });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   unpinUserPages(mm, r.value);
+ *   if (r.value.some((p) => folioMaybeDmaPinned(mm, p))) throw new Error("all unpinned");
+ * });
+ * env.run();
  * ```
  */
 export function unpinUserPages(mm: Mm, pages: readonly number[]): void {
