@@ -707,8 +707,22 @@ function* dioSubmitterPut(
  *
  * @example
  * ```ts
- * import { doBlockdevDirectIO } from "@mmsim/mmsim";
- * if (typeof doBlockdevDirectIO !== "function") throw new Error("exported");
+ * import { AddressSpace, BlockDevice, doBlockdevDirectIO, Engine, Mm, mmapRegion, userLoad } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const disk = AddressSpace.create(mm, { name: "disk" });
+ * new BlockDevice(mm, { latency: { kind: "fixed", ns: 10_000 } }).attach(disk);
+ * disk.backing.set(0, 7); // the disk holds content tag 7 at page 0
+ * const buf = mmapRegion(mm, { nrPages: 1 }); // the user buffer
+ * let got = -1;
+ * env.spawn("app", function* () {
+ *   const r = yield* doBlockdevDirectIO(mm, "READ", { mapping: disk, index: 0, async: false }, { vma: buf, index: 0, nrPages: 1 });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   const v = yield* userLoad(mm, buf, 0);
+ *   got = v.ok ? v.value : -1;
+ * });
+ * env.run();
+ * if (got !== 7) throw new Error(`the buffer holds ${got}`);
  * ```
  */
 export function* doBlockdevDirectIO(
@@ -780,8 +794,22 @@ export function* doBlockdevDirectIO(
  *
  * @example
  * ```ts
- * import { iomapDioRw } from "@mmsim/mmsim";
- * if (typeof iomapDioRw !== "function") throw new Error("exported");
+ * import { AddressSpace, BlockDevice, iomapDioRw, Engine, Mm, mmapRegion, userLoad } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const disk = AddressSpace.create(mm, { name: "disk" });
+ * new BlockDevice(mm, { latency: { kind: "fixed", ns: 10_000 } }).attach(disk);
+ * disk.backing.set(0, 7); // the disk holds content tag 7 at page 0
+ * const buf = mmapRegion(mm, { nrPages: 1 }); // the user buffer
+ * let got = -1;
+ * env.spawn("app", function* () {
+ *   const r = yield* iomapDioRw(mm, "READ", { mapping: disk, index: 0, async: false }, { vma: buf, index: 0, nrPages: 1 });
+ *   if (!r.ok) throw new Error(r.errno);
+ *   const v = yield* userLoad(mm, buf, 0);
+ *   got = v.ok ? v.value : -1;
+ * });
+ * env.run();
+ * if (got !== 7) throw new Error(`the buffer holds ${got}`);
  * ```
  */
 export function* iomapDioRw(
