@@ -411,8 +411,26 @@ export function dioStats(mm: Mm): Readonly<DioStats> {
  *
  * @example
  * ```ts
- * import { bioSetPagesDirty } from "@mmsim/mmsim";
- * if (typeof bioSetPagesDirty !== "function") throw new Error("exported");
+ * import { AddressSpace, aioDirectRead, dioStats, Engine, filemapFdatawrite, filemapGetEntry, Mm, mmapRegion, PG, SimpleFs, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "file", sizePages: 1 });
+ * const disk = AddressSpace.create(mm, { name: "disk" });
+ * const buf = mmapRegion(mm, { mapping: file, nrPages: 1 }); // the DIO buffer is a file page
+ * env.spawn("app", function* () {
+ *   yield* userStore(mm, buf, 0, 1);
+ *   // Writeback cleans (and write-protects) the buffer page while the device fills it.
+ *   env.spawn("flusher", function* (e) {
+ *     yield e.sleep(100_000);
+ *     yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL");
+ *   });
+ *   yield* aioDirectRead(mm, disk, buf, { device: { latency: { kind: "fixed", ns: 1_000_000 } } });
+ * });
+ * env.run();
+ * const s = dioStats(mm);
+ * // bio_set_pages_dirty() dirtied the page at submit; writeback cleaned it; it is dirty again.
+ * if (s.setPagesDirty !== 1) throw new Error("dirtied once at submit");
+ * if (!mm.mem.testFlag(filemapGetEntry(file, 0), PG.dirty)) throw new Error("dirty at the end");
  * ```
  */
 export function* bioSetPagesDirty(mm: Mm, bio: DioBio): Process<void> {
@@ -450,8 +468,25 @@ function releasePage(mm: Mm, bio: DioBio, k: number): void {
  *
  * @example
  * ```ts
- * import { bioCheckPagesDirty } from "@mmsim/mmsim";
- * if (typeof bioCheckPagesDirty !== "function") throw new Error("exported");
+ * import { AddressSpace, aioDirectRead, dioStats, Engine, filemapFdatawrite, Mm, mmapRegion, SimpleFs, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "file", sizePages: 1 });
+ * const disk = AddressSpace.create(mm, { name: "disk" });
+ * const buf = mmapRegion(mm, { mapping: file, nrPages: 1 }); // the DIO buffer is a file page
+ * env.spawn("app", function* () {
+ *   yield* userStore(mm, buf, 0, 1);
+ *   // Writeback cleans (and write-protects) the buffer page while the device fills it.
+ *   env.spawn("flusher", function* (e) {
+ *     yield e.sleep(100_000);
+ *     yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL");
+ *   });
+ *   yield* aioDirectRead(mm, disk, buf, { device: { latency: { kind: "fixed", ns: 1_000_000 } } });
+ * });
+ * env.run();
+ * const s = dioStats(mm);
+ * // At completion the page was clean: the bio went on bio_dirty_list.
+ * if (s.deferredRedirty !== 1) throw new Error("one deferred re-dirty");
  * ```
  */
 export function bioCheckPagesDirty(mm: Mm, bio: DioBio, config: DioConfig): void {
@@ -499,8 +534,25 @@ function scheduleBioDirtyWork(mm: Mm, config: DioConfig): void {
  *
  * @example
  * ```ts
- * import { bioDirtyFn } from "@mmsim/mmsim";
- * if (typeof bioDirtyFn !== "function") throw new Error("exported");
+ * import { AddressSpace, aioDirectRead, dioStats, Engine, filemapFdatawrite, Mm, mmapRegion, SimpleFs, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 128 } });
+ * const file = new SimpleFs(mm).createFile({ name: "file", sizePages: 1 });
+ * const disk = AddressSpace.create(mm, { name: "disk" });
+ * const buf = mmapRegion(mm, { mapping: file, nrPages: 1 }); // the DIO buffer is a file page
+ * env.spawn("app", function* () {
+ *   yield* userStore(mm, buf, 0, 1);
+ *   // Writeback cleans (and write-protects) the buffer page while the device fills it.
+ *   env.spawn("flusher", function* (e) {
+ *     yield e.sleep(100_000);
+ *     yield* filemapFdatawrite(mm, file, "WB_SYNC_ALL");
+ *   });
+ *   yield* aioDirectRead(mm, disk, buf, { device: { latency: { kind: "fixed", ns: 1_000_000 } } });
+ * });
+ * env.run();
+ * const s = dioStats(mm);
+ * // The work re-dirtied the page in process context, with no ->page_mkwrite.
+ * if (s.redirtiedPages !== 1) throw new Error("one page re-dirtied by bio_dirty_fn");
  * ```
  */
 export function* bioDirtyFn(mm: Mm): Process<void> {
