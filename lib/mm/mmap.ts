@@ -1085,8 +1085,24 @@ function* doAnonymousPage(
  *
  * @example
  * ```ts
- * import { filemapPageMkwrite } from "@mmsim/mmsim";
- * if (typeof filemapPageMkwrite !== "function") throw new Error("exported");
+ * import { Engine, filemapGetEntry, filemapPageMkwrite, Mm, mmapRegion, PG, SimpleFs, userStore } from "@mmsim/mmsim";
+ * const env = new Engine();
+ * const mm = new Mm(env, { memory: { nrFrames: 64 } });
+ * const file = new SimpleFs(mm).createFile({ name: "f", sizePages: 1 });
+ * let calls = 0;
+ * file.aops = {
+ *   ...file.aops,
+ *   *pageMkwrite(mm, mapping, folio) {
+ *     calls++;
+ *     return yield* filemapPageMkwrite(mm, mapping, folio);
+ *   },
+ * };
+ * const vma = mmapRegion(mm, { mapping: file, nrPages: 1 }); // MAP_SHARED
+ * env.spawn("app", function* () { yield* userStore(mm, vma, 0, 5); });
+ * env.run();
+ * const f = filemapGetEntry(file, 0);
+ * // The first store's write fault called ->page_mkwrite, which dirtied the folio and unlocked it.
+ * if (calls !== 1 || !mm.mem.testFlag(f, PG.dirty) || mm.mem.testFlag(f, PG.locked)) throw new Error();
  * ```
  */
 export function* filemapPageMkwrite(
